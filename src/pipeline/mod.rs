@@ -1,0 +1,282 @@
+//! The runner: lock → record the run → collect (catalog sources, then fact sources
+//! concurrently) → load (one transaction) → export → outcome with its exit policy.
+//!
+//! Exit policy (design §8): every problem is recorded whatever happens. A run is
+//! * `ok` when nothing went wrong,
+//! * `partial` when problems were recorded but each class stayed within the pipeline's
+//!   `tolerances` (exit 0: the data that could be read is loaded and exported),
+//! * `failed` when a tolerance was exceeded, a required fact source could not be read at
+//!   all, no catalog entity could be read, or the load itself failed (exit 2).
+
+pub mod init;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::catalog::files::{read_catalog, FilesOptions};
+use crate::catalog::{Catalog, Severity};
+use crate::config::{CatalogSource, FactSource, Pipeline};
+use crate::sources::{facts_files, SourceErrorKind, SourceOutput};
+use crate::store::{DbLock, RunEnd, RunStart, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Partial,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// What a run did, for the summary line and the exit code.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub database: PathBuf,
+    pub output_dir: PathBuf,
+    pub entities: usize,
+    pub relations: usize,
+    pub facts: usize,
+    /// problems of severity error (warnings are counted apart)
+    pub errors: usize,
+    pub warnings: usize,
+    pub rejected_descriptors: usize,
+    pub reference_errors: usize,
+    pub fact_errors: usize,
+    /// why the run failed, one line per reason
+    pub failures: Vec<String>,
+    /// the first problems, for the terminal (all are in the database)
+    pub problems: Vec<String>,
+    pub exports: Vec<PathBuf>,
+}
+
+fn new_run_id(t: DateTime<Utc>) -> String {
+    format!("r{}-{:05}", t.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id() % 100_000)
+}
+
+/// Collects every catalog source (sources are read one after the other; a file seen by
+/// two sources is read by each).
+fn collect_catalog(p: &Pipeline) -> Catalog {
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    let mut reports = Vec::new();
+    let mut files_read = 0;
+    let mut bytes_read = 0;
+    for src in &p.catalog {
+        match src {
+            CatalogSource::Files { paths, exclude, max_file_bytes, follow_locations } => {
+                let opts = FilesOptions {
+                    base_dir: p.dir.clone(),
+                    max_file_bytes: *max_file_bytes,
+                    follow_locations: *follow_locations,
+                    exclude: exclude.clone(),
+                };
+                let out = read_catalog(paths, &opts);
+                files_read += out.files_read;
+                bytes_read += out.bytes_read;
+                docs.extend(out.docs);
+                errors.extend(out.errors);
+                reports.extend(out.reports);
+            }
+        }
+    }
+    let mut catalog = Catalog::assemble(docs, errors, reports);
+    catalog.files_read = files_read;
+    catalog.bytes_read = bytes_read;
+    catalog
+}
+
+/// Runs the fact sources concurrently (each on a blocking thread: they read files).
+async fn collect_facts(p: &Pipeline, known: HashSet<String>, started: DateTime<Utc>) -> Result<Vec<SourceOutput>> {
+    let known = std::sync::Arc::new(known);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, src) in p.facts.iter().enumerate() {
+        let known = known.clone();
+        let dir = p.dir.clone();
+        match src.clone() {
+            FactSource::Files { name, paths, required } => {
+                set.spawn_blocking(move || (i, facts_files::collect(&name, &paths, &dir, &known, started, required)));
+            }
+        }
+    }
+    let mut outs = Vec::new();
+    while let Some(r) = set.join_next().await {
+        outs.push(r.context("a fact source panicked")?);
+    }
+    outs.sort_by_key(|(i, _)| *i);
+    Ok(outs.into_iter().map(|(_, o)| o).collect())
+}
+
+/// Runs a pipeline once.
+pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
+    let lock = DbLock::acquire(&p.database)?;
+    let started = Utc::now();
+    let run_id = new_run_id(started);
+    let mut store = Store::open(&p.database)?;
+    let interrupted = store.mark_interrupted()?;
+    if interrupted > 0 {
+        tracing::warn!(count = interrupted, "earlier runs were interrupted and are now marked failed");
+    }
+    store.begin_run(&RunStart {
+        run_id: run_id.clone(),
+        pipeline: p.name.clone(),
+        pipeline_file: p.file.display().to_string(),
+        started_at: started,
+        as_of: started,
+    })?;
+    tracing::info!(run_id, pipeline = p.name, "run started");
+
+    let p2 = p.clone();
+    let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
+    tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
+    let known: HashSet<String> = catalog.entities.iter().map(|e| e.entity_ref.to_string()).collect();
+    let sources = collect_facts(p, known, started).await?;
+    let facts: usize = sources.iter().map(|s| s.facts.len()).sum();
+    tracing::info!(facts, "facts collected");
+
+    // classify problems against the tolerances
+    let rejected = catalog.rejected_count();
+    let reference_errors = catalog
+        .errors
+        .iter()
+        .filter(|e| e.severity == Severity::Error && !e.kind.is_rejected_descriptor())
+        .count();
+    let fact_errors: usize = sources
+        .iter()
+        .flat_map(|s| &s.errors)
+        .filter(|e| matches!(e.kind, SourceErrorKind::BadRecord | SourceErrorKind::UnknownEntity))
+        .count();
+    let source_unavailable: usize =
+        sources.iter().flat_map(|s| &s.errors).filter(|e| e.kind == SourceErrorKind::Unavailable).count();
+    let warnings = catalog.errors.iter().filter(|e| e.severity == Severity::Warning).count();
+    let errors = catalog.error_count() + fact_errors + source_unavailable;
+    let t = &p.tolerances;
+    let mut failures = Vec::new();
+    if rejected as u64 > t.max_rejected_descriptors {
+        failures.push(format!(
+            "{rejected} descriptor documents rejected, more than tolerances.max_rejected_descriptors = {}",
+            t.max_rejected_descriptors
+        ));
+    }
+    if reference_errors as u64 > t.max_reference_errors {
+        failures.push(format!(
+            "{reference_errors} reference errors, more than tolerances.max_reference_errors = {}",
+            t.max_reference_errors
+        ));
+    }
+    if fact_errors as u64 > t.max_fact_errors {
+        failures.push(format!("{fact_errors} fact records rejected, more than tolerances.max_fact_errors = {}", t.max_fact_errors));
+    }
+    for s in &sources {
+        if s.unavailable && s.required {
+            failures.push(format!("required fact source {} could not be read", s.name));
+        }
+    }
+    if catalog.entities.is_empty() {
+        failures.push("no catalog entity could be read".into());
+    }
+    let mut status = if !failures.is_empty() {
+        RunStatus::Failed
+    } else if errors > 0 {
+        RunStatus::Partial
+    } else {
+        RunStatus::Ok
+    };
+
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &catalog.reports {
+        *by_status.entry(r.status.as_str()).or_default() += 1;
+    }
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &catalog.errors {
+        *by_kind.entry(e.kind.as_str()).or_default() += 1;
+    }
+    let summary = json!({
+        "catalog": {"files_read": catalog.files_read, "bytes_read": catalog.bytes_read, "documents": by_status, "problems": by_kind},
+        "sources": sources.iter().map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "required": s.required})).collect::<Vec<_>>(),
+        "tolerances": {"max_rejected_descriptors": t.max_rejected_descriptors, "max_reference_errors": t.max_reference_errors, "max_fact_errors": t.max_fact_errors},
+        "counts": {"rejected_descriptors": rejected, "reference_errors": reference_errors, "fact_errors": fact_errors, "unavailable_sources": source_unavailable},
+        "failures": failures,
+    });
+    let end = RunEnd {
+        status: status.as_str(),
+        finished_at: Utc::now(),
+        entities: catalog.entities.len(),
+        relations: catalog.relations.len(),
+        facts,
+        errors,
+        warnings,
+        message: (!failures.is_empty()).then(|| failures.join("; ")),
+        summary,
+    };
+
+    // load (one transaction) on the store's own thread
+    let rid = run_id.clone();
+    let (store, catalog, sources, load) = tokio::task::spawn_blocking(move || {
+        let r = store.load_run(&rid, &catalog, &sources, &end);
+        (store, catalog, sources, r)
+    })
+    .await
+    .context("loading panicked")?;
+    if let Err(e) = load {
+        let msg = format!("loading the run into {} failed (nothing of it was kept): {e:#}", p.database.display());
+        store.fail_run(&run_id, &msg, Utc::now())?;
+        failures.push(msg);
+        status = RunStatus::Failed;
+    }
+
+    let mut exports = Vec::new();
+    if status != RunStatus::Failed || !catalog.entities.is_empty() {
+        match crate::export::write_catalog(&catalog, &p.output) {
+            Ok(path) => exports.push(path),
+            Err(e) => {
+                let msg = format!("writing catalog.json to {} failed: {e:#}", p.output.display());
+                store.fail_run(&run_id, &msg, Utc::now())?;
+                failures.push(msg);
+                status = RunStatus::Failed;
+            }
+        }
+    }
+    drop(store);
+    drop(lock);
+
+    let mut problems: Vec<String> = catalog
+        .errors
+        .iter()
+        .filter(|e| e.severity == Severity::Error)
+        .map(|e| e.message.clone())
+        .collect();
+    problems.extend(sources.iter().flat_map(|s| s.errors.iter().map(|e| e.message.clone())));
+    Ok(RunOutcome {
+        run_id,
+        status,
+        database: p.database.clone(),
+        output_dir: p.output.clone(),
+        entities: catalog.entities.len(),
+        relations: catalog.relations.len(),
+        facts,
+        errors,
+        warnings,
+        rejected_descriptors: rejected,
+        reference_errors,
+        fact_errors,
+        failures,
+        problems,
+        exports,
+    })
+}

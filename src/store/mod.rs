@@ -1,0 +1,284 @@
+//! The DuckDB store: schema migrations from `sql/schema` (applied in order, recorded), the
+//! run records, and the bulk load of one run (appenders, one transaction). Knows nothing of
+//! the command line. The [`Store`] owns its connection; callers on async code hand it to one
+//! thread (`spawn_blocking`), never share it across tasks.
+
+pub mod lock;
+pub mod sql;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use duckdb::{params, Connection};
+use serde_json::Value;
+
+use crate::catalog::{Catalog, Severity};
+use crate::sources::{FactValue, SourceOutput};
+
+pub use lock::DbLock;
+
+/// UTC time as DuckDB `timestamp`.
+fn ts(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// The start of a run, as recorded before anything is collected.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub run_id: String,
+    pub pipeline: String,
+    pub pipeline_file: String,
+    pub started_at: DateTime<Utc>,
+    pub as_of: DateTime<Utc>,
+}
+
+/// The end state of a run.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub status: &'static str,
+    pub finished_at: DateTime<Utc>,
+    pub entities: usize,
+    pub relations: usize,
+    pub facts: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub message: Option<String>,
+    pub summary: Value,
+}
+
+/// Counts of one stored run, read back from its tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCounts {
+    pub entities: i64,
+    pub relations: i64,
+    pub facts: i64,
+    pub errors: i64,
+}
+
+impl Store {
+    /// Opens (creating it and its folder when missing) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create folder {}", parent.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+        let store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Applies the schema files not applied yet, each in its own transaction, recorded in
+    /// `schema_migrations`.
+    fn migrate(&self) -> Result<()> {
+        self.conn.execute_batch(sql::MIGRATIONS_TABLE).context("cannot create schema_migrations")?;
+        for (version, name, ddl) in sql::SCHEMA {
+            let applied: i64 = self
+                .conn
+                .query_row("select count(*) from schema_migrations where version = ?", params![*version], |r| r.get(0))?;
+            if applied > 0 {
+                continue;
+            }
+            let batch = format!(
+                "begin transaction;\n{ddl}\ninsert into schema_migrations (version, name, applied_at) values ({version}, '{name}', current_timestamp::timestamp);\ncommit;"
+            );
+            if let Err(e) = self.conn.execute_batch(&batch) {
+                let _ = self.conn.execute_batch("rollback");
+                return Err(e).with_context(|| format!("{}: cannot apply sql/schema/{name}.sql", self.path.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Schema versions applied, in order.
+    pub fn applied_migrations(&self) -> Result<Vec<(i64, String)>> {
+        let mut st = self.conn.prepare("select version, name from schema_migrations order by version")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Runs left `running` by a process that died (we hold the lock, so none is alive) are
+    /// marked failed. Returns how many.
+    pub fn mark_interrupted(&self) -> Result<usize> {
+        let n = self.conn.execute(
+            "update runs set status = 'failed', message = 'interrupted: the process stopped before the run finished', finished_at = coalesce(finished_at, started_at) where status = 'running'",
+            [],
+        )?;
+        Ok(n)
+    }
+
+    /// Records the start of a run (its own small transaction, so a killed run is visible).
+    pub fn begin_run(&self, r: &RunStart) -> Result<()> {
+        self.conn
+            .execute(
+                "insert into runs (run_id, pipeline, pipeline_file, started_at, status, as_of) values (?, ?, ?, ?, 'running', ?)",
+                params![r.run_id, r.pipeline, r.pipeline_file, ts(r.started_at), ts(r.as_of)],
+            )
+            .with_context(|| format!("cannot record run {}", r.run_id))?;
+        Ok(())
+    }
+
+    /// Marks a run failed after its load was rolled back.
+    pub fn fail_run(&self, run_id: &str, message: &str, finished_at: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "update runs set status = 'failed', message = ?, finished_at = ? where run_id = ?",
+            params![message, ts(finished_at), run_id],
+        )?;
+        Ok(())
+    }
+
+    /// Loads everything a run collected and closes its record, in one transaction: either
+    /// all of it lands or none of it (earlier runs are never touched).
+    pub fn load_run(&mut self, run_id: &str, catalog: &Catalog, sources: &[SourceOutput], end: &RunEnd) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut app = tx.appender("entities")?;
+            for e in &catalog.entities {
+                let meta = &e.value["metadata"];
+                let spec = e.value.get("spec");
+                let s = |k: &str| spec.and_then(|s| s.get(k)).and_then(Value::as_str).map(str::to_owned);
+                app.append_row(params![
+                    run_id,
+                    e.entity_ref.to_string(),
+                    e.kind(),
+                    e.entity_ref.namespace,
+                    meta["name"].as_str().unwrap_or_default(),
+                    meta.get("title").and_then(Value::as_str),
+                    s("type"),
+                    s("lifecycle"),
+                    e.resolved.owner,
+                    e.resolved.system,
+                    e.resolved.domain,
+                    e.resolved.root_domain,
+                    serde_json::to_string(&e.resolved.team_chain)?,
+                    meta.get("tags").map(Value::to_string).unwrap_or_else(|| "[]".into()),
+                    meta.get("annotations").map(Value::to_string).unwrap_or_else(|| "{}".into()),
+                    e.origin.file,
+                    e.origin.doc as i64,
+                    e.origin.line as i64,
+                    serde_json::to_string(&e.augmented_by)?,
+                    e.value.to_string(),
+                ])?;
+            }
+            app.flush().context("loading entities")?;
+        }
+        {
+            let mut app = tx.appender("relations")?;
+            for r in &catalog.relations {
+                app.append_row(params![run_id, r.source, r.rel_type, r.target])?;
+            }
+            app.flush().context("loading relations")?;
+        }
+        {
+            let mut app = tx.appender("facts")?;
+            for src in sources {
+                for f in &src.facts {
+                    let (num, b, text, json): (Option<f64>, Option<bool>, Option<&str>, Option<String>) = match &f.value {
+                        FactValue::Number(n) => (Some(*n), None, None, None),
+                        FactValue::Bool(x) => (None, Some(*x), None, None),
+                        FactValue::Text(t) => (None, None, Some(t.as_str()), None),
+                        FactValue::Json(j) => (None, None, None, Some(j.to_string())),
+                    };
+                    app.append_row(params![
+                        run_id,
+                        f.entity_ref,
+                        f.source,
+                        f.fact,
+                        f.value.type_name(),
+                        num,
+                        b,
+                        text,
+                        json,
+                        ts(f.observed_at),
+                        f.evidence
+                    ])?;
+                }
+            }
+            app.flush().context("loading facts")?;
+        }
+        {
+            let mut app = tx.appender("errors")?;
+            for e in &catalog.errors {
+                app.append_row(params![
+                    run_id,
+                    "catalog",
+                    "catalog",
+                    e.kind.as_str(),
+                    if e.severity == Severity::Error { "error" } else { "warning" },
+                    e.file,
+                    e.line.map(|l| l as i64),
+                    e.entity,
+                    e.message
+                ])?;
+            }
+            for src in sources {
+                for e in &src.errors {
+                    app.append_row(params![
+                        run_id,
+                        "facts",
+                        src.name,
+                        e.kind.as_str(),
+                        "error",
+                        e.location,
+                        Option::<i64>::None,
+                        e.entity,
+                        e.message
+                    ])?;
+                }
+            }
+            app.flush().context("loading errors")?;
+        }
+        {
+            let mut app = tx.appender("documents")?;
+            for d in &catalog.reports {
+                app.append_row(params![run_id, d.file, d.doc as i64, d.line as i64, d.status.as_str(), d.entity_ref, d.error])?;
+            }
+            app.flush().context("loading documents")?;
+        }
+        tx.execute(
+            "update runs set status = ?, finished_at = ?, entities = ?, relations = ?, facts = ?, errors = ?, warnings = ?, message = ?, summary = ? where run_id = ?",
+            params![
+                end.status,
+                ts(end.finished_at),
+                end.entities as i64,
+                end.relations as i64,
+                end.facts as i64,
+                end.errors as i64,
+                end.warnings as i64,
+                end.message,
+                end.summary.to_string(),
+                run_id
+            ],
+        )?;
+        tx.commit().context("committing the run")?;
+        Ok(())
+    }
+
+    /// What a stored run holds, counted from its tables.
+    pub fn run_counts(&self, run_id: &str) -> Result<RunCounts> {
+        Ok(self.conn.query_row(sql::RUN_COUNTS, params![run_id], |r| {
+            Ok(RunCounts { entities: r.get(0)?, relations: r.get(1)?, facts: r.get(2)?, errors: r.get(3)? })
+        })?)
+    }
+
+    /// (run_id, status) of every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare("select run_id, status from runs order by started_at, run_id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
