@@ -111,7 +111,7 @@ pub fn run() -> Result<ExitCode> {
             match format {
                 Format::Json => println!("{}", serde_json::to_string(&r)?),
                 Format::Text => println!(
-                    "{} files, {:.1} MB, {} documents, {} entities, {} relations, {} problems\ncpu {:.3} s (user {:.3} + sys {:.3}), wall {:.3} s, peak memory {:.0} MB",
+                    "{} files, {:.1} MB, {} documents, {} entities, {} relations, {} problems\ncpu {:.3} s (user {:.3} + sys {:.3}; parse+validate {:.3} s, assemble {:.3} s), wall {:.3} s, peak memory {:.0} MB",
                     r.files,
                     r.bytes as f64 / 1e6,
                     r.documents,
@@ -121,6 +121,8 @@ pub fn run() -> Result<ExitCode> {
                     r.cpu_s,
                     r.user_s,
                     r.sys_s,
+                    r.parse_validate_cpu_s,
+                    r.cpu_s - r.parse_validate_cpu_s,
                     r.wall_s,
                     r.peak_rss_mb
                 ),

@@ -306,6 +306,19 @@ fn placeholder(v: &Value) -> Option<(&str, &str)> {
 /// Backstage's harness view of placeholders: `$text` → a string, `$json`/`$yaml` → `{}`.
 /// `None` when the document has no placeholder.
 fn stub_placeholders(v: &Value) -> Option<Value> {
+    fn has(v: &Value) -> bool {
+        if placeholder(v).is_some() {
+            return true;
+        }
+        match v {
+            Value::Object(m) => m.values().any(has),
+            Value::Array(a) => a.iter().any(has),
+            _ => false,
+        }
+    }
+    if !has(v) {
+        return None;
+    }
     fn walk(v: &Value, changed: &mut bool) -> Value {
         if let Some((k, t)) = placeholder(v) {
             *changed = true;

@@ -9,7 +9,7 @@ pub mod files;
 pub mod refs;
 pub mod validate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -149,6 +149,10 @@ pub struct Relation {
 #[derive(Debug, Clone)]
 pub struct Entity {
     pub entity_ref: EntityRef,
+    /// `entity_ref` as a string (`kind:namespace/name`), the key everywhere
+    pub ref_str: String,
+    /// the kind as written (`Component`)
+    pub kind: String,
     /// the entity in Backstage's JSON shape (namespace filled, augmentations merged,
     /// placeholders resolved), without relations
     pub value: Value,
@@ -173,7 +177,7 @@ pub struct Resolved {
 
 impl Entity {
     pub fn kind(&self) -> &str {
-        self.value["kind"].as_str().unwrap_or_default()
+        &self.kind
     }
     pub fn spec_str(&self, field: &str) -> Option<&str> {
         self.value.get("spec")?.get(field)?.as_str()
@@ -220,15 +224,27 @@ fn entity_error(kind: ErrorKind, e: &Entity, message: String) -> CatalogError {
         severity: Severity::Error,
         file: Some(e.origin.file.clone()),
         line: Some(e.origin.line),
-        entity: Some(e.entity_ref.to_string()),
+        entity: Some(e.ref_str.clone()),
         message,
+    }
+}
+
+/// Entities and the index from ref string to position.
+struct Set {
+    entities: Vec<Entity>,
+    index: HashMap<String, usize>,
+}
+
+impl Set {
+    fn get(&self, r: &str) -> Option<&Entity> {
+        self.index.get(r).map(|&i| &self.entities[i])
     }
 }
 
 impl Catalog {
     /// Builds the catalog from validated documents (in source order: first wins).
     pub fn assemble(docs: Vec<RawDoc>, mut errors: Vec<CatalogError>, reports: Vec<DocReport>) -> Catalog {
-        let mut by_ref: BTreeMap<EntityRef, Entity> = BTreeMap::new();
+        let mut set = Set { entities: Vec::with_capacity(docs.len()), index: HashMap::with_capacity(docs.len()) };
         let mut augmentations: Vec<RawDoc> = Vec::new();
         for doc in docs {
             let kind = doc.value["kind"].as_str().unwrap_or_default().to_owned();
@@ -240,55 +256,52 @@ impl Catalog {
             let meta = value["metadata"].as_object_mut().expect("validated");
             let ns = meta.get("namespace").and_then(Value::as_str).unwrap_or("default").to_owned();
             if !meta.contains_key("namespace") {
-                // Backstage's DefaultNamespaceEntityPolicy; keep namespace after name
-                let mut m = Map::new();
-                for (k, v) in std::mem::take(meta) {
-                    let is_name = k == "name";
-                    m.insert(k, v);
-                    if is_name {
-                        m.insert("namespace".into(), Value::String(ns.clone()));
-                    }
-                }
-                *meta = m;
+                // Backstage's DefaultNamespaceEntityPolicy
+                meta.insert("namespace".into(), Value::String(ns.clone()));
             }
-            let name = value["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            let r = EntityRef::new(&kind, &ns, &name);
-            if let Some(first) = by_ref.get(&r) {
+            let name = value["metadata"]["name"].as_str().unwrap_or_default();
+            let r = EntityRef::new(&kind, &ns, name);
+            let ref_str = r.to_string();
+            if let Some(first) = set.get(&ref_str) {
                 errors.push(CatalogError {
                     kind: ErrorKind::Duplicate,
                     severity: Severity::Error,
                     file: Some(doc.origin.file.clone()),
                     line: Some(doc.origin.line),
-                    entity: Some(r.to_string()),
+                    entity: Some(ref_str.clone()),
                     message: format!(
-                        "{}:{}: duplicate entity {r}: already defined at {}:{} (the first definition is kept)",
+                        "{}:{}: duplicate entity {ref_str}: already defined at {}:{} (the first definition is kept)",
                         doc.origin.file, doc.origin.line, first.origin.file, first.origin.line
                     ),
                 });
                 continue;
             }
-            by_ref.insert(
-                r.clone(),
-                Entity { entity_ref: r, value, origin: doc.origin, augmented_by: Vec::new(), resolved: Resolved::default() },
-            );
+            set.index.insert(ref_str.clone(), set.entities.len());
+            set.entities.push(Entity {
+                entity_ref: r,
+                ref_str,
+                kind,
+                value,
+                origin: doc.origin,
+                augmented_by: Vec::new(),
+                resolved: Resolved::default(),
+            });
         }
 
         for aug in augmentations {
-            apply_augmentation(&aug, &mut by_ref, &mut errors);
+            apply_augmentation(&aug, &mut set, &mut errors);
         }
 
-        let relations = generate_relations(&by_ref, &mut errors);
-        resolve_all(&mut by_ref, &mut errors);
+        let relations = generate_relations(&set, &mut errors);
+        resolve_all(&mut set, &mut errors);
 
-        let entities: Vec<Entity> = by_ref.into_values().collect();
+        let mut entities = set.entities;
+        entities.sort_unstable_by(|a, b| a.ref_str.cmp(&b.ref_str));
         Catalog { entities, relations, errors, reports, files_read: 0, bytes_read: 0 }
     }
 
     pub fn get(&self, r: &str) -> Option<&Entity> {
-        self.entities
-            .binary_search_by(|e| e.entity_ref.to_string().as_str().cmp(r))
-            .ok()
-            .map(|i| &self.entities[i])
+        self.entities.binary_search_by(|e| e.ref_str.as_str().cmp(r)).ok().map(|i| &self.entities[i])
     }
 
     /// Relations whose source is `r` (relations are sorted by source).
@@ -308,15 +321,15 @@ impl Catalog {
     }
 }
 
-fn apply_augmentation(aug: &RawDoc, by_ref: &mut BTreeMap<EntityRef, Entity>, errors: &mut Vec<CatalogError>) {
+fn apply_augmentation(aug: &RawDoc, set: &mut Set, errors: &mut Vec<CatalogError>) {
     let kind = aug.value["kind"].as_str().unwrap_or_default();
     let target_kind = validate::augmentation_target_kind(kind).unwrap_or_default();
     let meta = &aug.value["metadata"];
     let ns = meta.get("namespace").and_then(Value::as_str).unwrap_or("default");
     let name = meta["name"].as_str().unwrap_or_default();
-    let target = EntityRef::new(target_kind, ns, name);
+    let target = EntityRef::new(target_kind, ns, name).to_string();
     let aug_ref = format!("{}:{}/{}", kind.to_lowercase(), ns.to_lowercase(), name.to_lowercase());
-    let Some(entity) = by_ref.get_mut(&target) else {
+    let Some(&i) = set.index.get(&target) else {
         errors.push(CatalogError {
             kind: ErrorKind::Augmentation,
             severity: Severity::Error,
@@ -330,6 +343,7 @@ fn apply_augmentation(aug: &RawDoc, by_ref: &mut BTreeMap<EntityRef, Entity>, er
         });
         return;
     };
+    let entity = &mut set.entities[i];
     let tmeta = entity.value["metadata"].as_object_mut().expect("validated");
     for key in ["annotations", "labels"] {
         if let Some(Value::Object(src)) = meta.get(key) {
@@ -365,151 +379,150 @@ fn apply_augmentation(aug: &RawDoc, by_ref: &mut BTreeMap<EntityRef, Entity>, er
     entity.augmented_by.push(format!("{aug_ref} ({}:{})", aug.origin.file, aug.origin.line));
 }
 
-fn spec_refs<'a>(e: &'a Entity, field: &str, list: bool) -> Vec<&'a str> {
-    let Some(v) = e.value.get("spec").and_then(|s| s.get(field)) else { return vec![] };
-    if list {
-        v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
-    } else {
-        v.as_str().into_iter().collect()
-    }
-}
-
-fn generate_relations(by_ref: &BTreeMap<EntityRef, Entity>, errors: &mut Vec<CatalogError>) -> Vec<Relation> {
-    let mut rels: BTreeSet<Relation> = BTreeSet::new();
-    for e in by_ref.values() {
-        let kind = e.kind();
-        let src = e.entity_ref.to_string();
+fn generate_relations(set: &Set, errors: &mut Vec<CatalogError>) -> Vec<Relation> {
+    let mut rels: Vec<Relation> = Vec::with_capacity(set.entities.len() * 8);
+    for e in &set.entities {
+        let Some(Value::Object(spec)) = e.value.get("spec") else { continue };
         for (kinds, field, default_kind, list, fwd, back) in REF_FIELDS {
-            if !kinds.contains(&kind) {
+            if !kinds.contains(&e.kind.as_str()) {
                 continue;
             }
-            for raw in spec_refs(e, field, *list) {
-                match EntityRef::parse(raw, *default_kind, e.namespace()) {
-                    Ok(t) => {
-                        let target = t.to_string();
-                        if !by_ref.contains_key(&t) {
+            let Some(v) = spec.get(*field) else { continue };
+            let raws: Vec<&str> = if *list {
+                v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+            } else {
+                v.as_str().into_iter().collect()
+            };
+            for raw in raws {
+                match refs::canonical(raw, *default_kind, e.namespace()) {
+                    Ok(target) => {
+                        if !set.index.contains_key(&target) {
                             errors.push(entity_error(
                                 ErrorKind::DanglingRef,
                                 e,
                                 format!(
-                                    "{}:{}: {src} spec.{field} refers to {target}, which is not in the catalog (kept as a dangling reference)",
-                                    e.origin.file, e.origin.line
+                                    "{}:{}: {} spec.{field} refers to {target}, which is not in the catalog (kept as a dangling reference)",
+                                    e.origin.file, e.origin.line, e.ref_str
                                 ),
                             ));
                         }
-                        rels.insert(Relation { source: src.clone(), rel_type: fwd, target: target.clone() });
-                        rels.insert(Relation { source: target, rel_type: back, target: src.clone() });
+                        rels.push(Relation { source: target.clone(), rel_type: back, target: e.ref_str.clone() });
+                        rels.push(Relation { source: e.ref_str.clone(), rel_type: fwd, target });
                     }
                     Err(msg) => errors.push(entity_error(
                         ErrorKind::BadRef,
                         e,
-                        format!("{}:{}: {src} spec.{field}: {msg}", e.origin.file, e.origin.line),
+                        format!("{}:{}: {} spec.{field}: {msg}", e.origin.file, e.origin.line, e.ref_str),
                     )),
                 }
             }
         }
     }
-    rels.into_iter().collect()
+    rels.sort_unstable();
+    rels.dedup();
+    rels
 }
 
-fn parse_field_ref(e: &Entity, field: &str, default_kind: &str) -> Option<EntityRef> {
-    EntityRef::parse(e.spec_str(field)?, Some(default_kind), e.namespace()).ok()
+fn field_ref(e: &Entity, field: &str, default_kind: &str) -> Option<String> {
+    refs::canonical(e.spec_str(field)?, Some(default_kind), e.namespace()).ok()
 }
 
-/// Follows `next` from `start` to the top, stopping at cycles (reported once per entity).
-fn chain_to_root(
-    start: &EntityRef,
-    next: &HashMap<EntityRef, EntityRef>,
-    what: &str,
-    cycles: &mut BTreeSet<String>,
-) -> Vec<EntityRef> {
-    let mut out = vec![start.clone()];
-    let mut cur = start.clone();
-    while let Some(n) = next.get(&cur) {
-        if out.contains(n) {
-            let names: Vec<String> = out.iter().map(ToString::to_string).chain([n.to_string()]).collect();
-            let mut sorted = out.iter().map(ToString::to_string).collect::<Vec<_>>();
-            sorted.sort();
+/// Follows `next` from `start` to the top, stopping at cycles (reported once per cycle).
+fn chain_to_root(start: &str, next: &HashMap<String, String>, what: &str, cycles: &mut BTreeSet<String>) -> Vec<String> {
+    let mut out = vec![start.to_owned()];
+    let mut cur = start;
+    while let Some(n) = next.get(cur) {
+        if out.iter().any(|x| x == n) {
+            let names: Vec<&str> = out.iter().map(String::as_str).chain([n.as_str()]).collect();
+            let mut sorted: Vec<&str> = out.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
             cycles.insert(format!("{what} cycle: {}|{}", names.join(" -> "), sorted.join(",")));
             break;
         }
         out.push(n.clone());
-        cur = n.clone();
+        cur = n;
     }
     out
 }
 
-fn resolve_all(by_ref: &mut BTreeMap<EntityRef, Entity>, errors: &mut Vec<CatalogError>) {
-    let mut domain_parent: HashMap<EntityRef, EntityRef> = HashMap::new();
-    let mut group_parent: HashMap<EntityRef, EntityRef> = HashMap::new();
-    let mut system_domain: HashMap<EntityRef, EntityRef> = HashMap::new();
-    for e in by_ref.values() {
+fn resolve_all(set: &mut Set, errors: &mut Vec<CatalogError>) {
+    let mut domain_parent: HashMap<String, String> = HashMap::new();
+    let mut group_parent: HashMap<String, String> = HashMap::new();
+    let mut system_domain: HashMap<String, String> = HashMap::new();
+    for e in &set.entities {
         match e.kind() {
             "Domain" => {
-                if let Some(p) = parse_field_ref(e, "subdomainOf", "domain") {
-                    domain_parent.insert(e.entity_ref.clone(), p);
+                if let Some(p) = field_ref(e, "subdomainOf", "domain") {
+                    domain_parent.insert(e.ref_str.clone(), p);
                 }
             }
             "Group" => {
-                if let Some(p) = parse_field_ref(e, "parent", "group") {
-                    group_parent.insert(e.entity_ref.clone(), p);
+                if let Some(p) = field_ref(e, "parent", "group") {
+                    group_parent.insert(e.ref_str.clone(), p);
                 }
             }
             "System" => {
-                if let Some(d) = parse_field_ref(e, "domain", "domain") {
-                    system_domain.insert(e.entity_ref.clone(), d);
+                if let Some(d) = field_ref(e, "domain", "domain") {
+                    system_domain.insert(e.ref_str.clone(), d);
                 }
             }
             _ => {}
         }
     }
     // a parent named only through the parent's `children` list counts too
-    for e in by_ref.values() {
+    for e in &set.entities {
         if e.kind() == "Group" {
-            for c in spec_refs(e, "children", true) {
-                if let Ok(c) = EntityRef::parse(c, Some("group"), e.namespace()) {
-                    group_parent.entry(c).or_insert_with(|| e.entity_ref.clone());
+            if let Some(Value::Array(children)) = e.value.get("spec").and_then(|s| s.get("children")) {
+                for c in children.iter().filter_map(Value::as_str) {
+                    if let Ok(c) = refs::canonical(c, Some("group"), e.namespace()) {
+                        group_parent.entry(c).or_insert_with(|| e.ref_str.clone());
+                    }
                 }
             }
         }
     }
+    // chains are shared by many entities: compute each once
+    let mut team_chains: HashMap<String, Vec<String>> = HashMap::new();
+    let mut domain_roots: HashMap<String, String> = HashMap::new();
     let mut cycles = BTreeSet::new();
-    let refs: Vec<EntityRef> = by_ref.keys().cloned().collect();
-    for r in refs {
-        let e = &by_ref[&r];
+    for e in set.entities.iter_mut() {
         let mut res = Resolved::default();
-        let owner = parse_field_ref(e, "owner", "group");
-        res.owner = owner.as_ref().map(ToString::to_string);
-        if let Some(o) = &owner {
-            if o.kind == "group" {
-                res.team_chain = chain_to_root(o, &group_parent, "group", &mut cycles).iter().map(ToString::to_string).collect();
-            }
-        }
-        if e.kind() == "Group" {
-            let chain = chain_to_root(&r, &group_parent, "group", &mut cycles);
-            res.team_chain = chain.iter().map(ToString::to_string).collect();
-        }
-        let system = match e.kind() {
-            "System" => Some(r.clone()),
-            "Component" | "API" | "Resource" => parse_field_ref(e, "system", "system"),
+        let owner = match e.kind.as_str() {
+            "Component" | "API" | "Resource" | "System" | "Domain" => field_ref(e, "owner", "group"),
             _ => None,
         };
-        res.system = system.as_ref().map(ToString::to_string);
-        let domain = match e.kind() {
-            "Domain" => Some(r.clone()),
+        let team_start = if e.kind == "Group" { Some(e.ref_str.clone()) } else { owner.clone().filter(|o| o.starts_with("group:")) };
+        if let Some(t) = team_start {
+            res.team_chain = team_chains
+                .entry(t.clone())
+                .or_insert_with(|| chain_to_root(&t, &group_parent, "group", &mut cycles))
+                .clone();
+        }
+        res.owner = owner;
+        let system = match e.kind.as_str() {
+            "System" => Some(e.ref_str.clone()),
+            "Component" | "API" | "Resource" => field_ref(e, "system", "system"),
+            _ => None,
+        };
+        let domain = match e.kind.as_str() {
+            "Domain" => Some(e.ref_str.clone()),
             _ => system.as_ref().and_then(|s| system_domain.get(s).cloned()),
         };
         if let Some(d) = &domain {
-            let chain = chain_to_root(d, &domain_parent, "domain", &mut cycles);
-            res.domain = Some(d.to_string());
-            res.root_domain = chain.last().map(ToString::to_string);
+            let root = domain_roots
+                .entry(d.clone())
+                .or_insert_with(|| chain_to_root(d, &domain_parent, "domain", &mut cycles).pop().unwrap_or_default())
+                .clone();
+            res.root_domain = Some(root);
         }
-        by_ref.get_mut(&r).expect("key exists").resolved = res;
+        res.system = system;
+        res.domain = domain;
+        e.resolved = res;
     }
     let mut seen_sets = BTreeSet::new();
     for c in cycles {
-        let (msg, set) = c.split_once('|').unwrap_or((&c, ""));
-        if seen_sets.insert(set.to_owned()) {
+        let (msg, members) = c.split_once('|').unwrap_or((&c, ""));
+        if seen_sets.insert(members.to_owned()) {
             errors.push(CatalogError {
                 kind: ErrorKind::Hierarchy,
                 severity: Severity::Error,

@@ -61,6 +61,42 @@ impl EntityRef {
     }
 }
 
+/// The canonical string of a reference found in a spec field, built in one allocation
+/// (same rules and errors as [`EntityRef::parse`]).
+pub fn canonical(s: &str, default_kind: Option<&str>, default_namespace: &str) -> Result<String, String> {
+    let t = s.trim();
+    let (kind, rest) = match t.find(':') {
+        Some(i) => (Some(&t[..i]), &t[i + 1..]),
+        None => (None, t),
+    };
+    let (namespace, name) = match rest.find('/') {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    if t.is_empty() || kind == Some("") || namespace == Some("") || name.is_empty() || name.contains([':', '/']) {
+        return EntityRef::parse(s, default_kind, default_namespace).map(|r| r.to_string());
+    }
+    let kind = match kind.or(default_kind) {
+        Some(k) => k,
+        None => return EntityRef::parse(s, default_kind, default_namespace).map(|r| r.to_string()),
+    };
+    let ns = namespace.unwrap_or(default_namespace);
+    let mut out = String::with_capacity(kind.len() + ns.len() + name.len() + 2);
+    for (i, part) in [kind, ns, name].iter().enumerate() {
+        if i == 1 {
+            out.push(':');
+        } else if i == 2 {
+            out.push('/');
+        }
+        if part.is_ascii() {
+            out.extend(part.bytes().map(|b| b.to_ascii_lowercase() as char));
+        } else {
+            out.push_str(&part.to_lowercase());
+        }
+    }
+    Ok(out)
+}
+
 impl fmt::Display for EntityRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}/{}", self.kind, self.namespace, self.name)
@@ -82,5 +118,8 @@ mod tests {
         assert!(EntityRef::parse("db", None, "default").unwrap_err().contains("kind"));
         assert!(EntityRef::parse("group:", Some("group"), "default").is_err());
         assert!(EntityRef::parse("a:b:c", Some("group"), "default").is_err());
+        for (s, k) in [("Team-A", Some("Group")), ("user:ops/Jane", Some("group")), ("db", None), ("group:", Some("group")), ("x/Y", Some("API"))] {
+            assert_eq!(canonical(s, k, "ns"), EntityRef::parse(s, k, "ns").map(|r| r.to_string()), "{s}");
+        }
     }
 }

@@ -35,7 +35,7 @@ pub fn catalog_json(catalog: &Catalog) -> Value {
     let items: Vec<Value> = catalog
         .entities
         .iter()
-        .map(|e| backstage_json(e, catalog.relations_of(&e.entity_ref.to_string())))
+        .map(|e| backstage_json(e, catalog.relations_of(&e.ref_str)))
         .collect();
     json!({"items": items, "totalItems": catalog.entities.len(), "pageInfo": {}})
 }

@@ -144,7 +144,7 @@ pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
     let p2 = p.clone();
     let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
     tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
-    let known: HashSet<String> = catalog.entities.iter().map(|e| e.entity_ref.to_string()).collect();
+    let known: HashSet<String> = catalog.entities.iter().map(|e| e.ref_str.clone()).collect();
     let sources = collect_facts(p, known, started).await?;
     let facts: usize = sources.iter().map(|s| s.facts.len()).sum();
     tracing::info!(facts, "facts collected");

@@ -153,7 +153,7 @@ impl Store {
                 let s = |k: &str| spec.and_then(|s| s.get(k)).and_then(Value::as_str).map(str::to_owned);
                 app.append_row(params![
                     run_id,
-                    e.entity_ref.to_string(),
+                    e.ref_str,
                     e.kind(),
                     e.entity_ref.namespace,
                     meta["name"].as_str().unwrap_or_default(),
