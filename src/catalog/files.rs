@@ -337,41 +337,46 @@ fn stub_placeholders(v: &Value) -> Option<Value> {
 
 /// Replaces placeholders whose target is a relative file with that file's content. URL
 /// targets are left as they are (the files source does not fetch) and reported as warnings.
-fn resolve_placeholders(
-    v: &mut Value,
-    dir: &Path,
-    display: &str,
-    line: usize,
+/// Problems name the file and the line of the placeholder.
+struct PlaceholderCtx<'a> {
+    dir: &'a Path,
+    display: &'a str,
+    text: &'a str,
+    doc_index: usize,
+    doc_line: usize,
     max: u64,
-    errors: &mut Vec<CatalogError>,
-    entity: &str,
-) {
+    entity: &'a str,
+}
+
+fn resolve_placeholders(v: &mut Value, path: &mut Vec<String>, ctx: &PlaceholderCtx<'_>, errors: &mut Vec<CatalogError>) {
     if let Some((k, target)) = placeholder(v) {
         let (k, target) = (k.to_owned(), target.to_owned());
+        let display = ctx.display;
+        let line = field_line(ctx.text, ctx.doc_index, &path.join(".")).unwrap_or(ctx.doc_line);
+        let problem = |severity: super::Severity, message: String| CatalogError {
+            kind: ErrorKind::Placeholder,
+            severity,
+            file: Some(display.to_owned()),
+            line: Some(line),
+            entity: Some(ctx.entity.to_owned()),
+            message,
+        };
         if target.contains("://") {
-            errors.push(CatalogError {
-                kind: ErrorKind::Placeholder,
-                severity: super::Severity::Warning,
-                file: Some(display.to_owned()),
-                line: Some(line),
-                entity: Some(entity.to_owned()),
-                message: format!("{display}:{line}: {k} placeholder targets a URL ({target}), which the files source does not fetch; left unresolved"),
-            });
+            errors.push(problem(
+                super::Severity::Warning,
+                format!("{display}:{line}: {k} placeholder targets a URL ({target}), which the files source does not fetch; left unresolved"),
+            ));
             return;
         }
-        let path = normalize(&dir.join(&target));
-        let pdisplay = path.display().to_string();
-        let text = match read_text(&path, &pdisplay, max) {
+        let file = normalize(&ctx.dir.join(&target));
+        let pdisplay = file.display().to_string();
+        let text = match read_text(&file, &pdisplay, ctx.max) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(CatalogError {
-                    kind: ErrorKind::Placeholder,
-                    severity: super::Severity::Error,
-                    file: Some(display.to_owned()),
-                    line: Some(line),
-                    entity: Some(entity.to_owned()),
-                    message: format!("{display}:{line}: {k} placeholder \"{target}\" cannot be resolved: {}", e.message),
-                });
+                errors.push(problem(
+                    super::Severity::Error,
+                    format!("{display}:{line}: {k} placeholder \"{target}\" cannot be resolved: {}", e.message),
+                ));
                 return;
             }
         };
@@ -385,26 +390,26 @@ fn resolve_placeholders(
         };
         match resolved {
             Ok(r) => *v = r,
-            Err(msg) => errors.push(CatalogError {
-                kind: ErrorKind::Placeholder,
-                severity: super::Severity::Error,
-                file: Some(display.to_owned()),
-                line: Some(line),
-                entity: Some(entity.to_owned()),
-                message: format!("{display}:{line}: {k} placeholder \"{target}\" ({pdisplay}) is {msg}"),
-            }),
+            Err(msg) => errors.push(problem(
+                super::Severity::Error,
+                format!("{display}:{line}: {k} placeholder \"{target}\" ({pdisplay}) is {msg}"),
+            )),
         }
         return;
     }
     match v {
         Value::Object(m) => {
-            for (_, x) in m.iter_mut() {
-                resolve_placeholders(x, dir, display, line, max, errors, entity);
+            for (key, x) in m.iter_mut() {
+                path.push(key.clone());
+                resolve_placeholders(x, path, ctx, errors);
+                path.pop();
             }
         }
         Value::Array(a) => {
-            for x in a.iter_mut() {
-                resolve_placeholders(x, dir, display, line, max, errors, entity);
+            for (i, x) in a.iter_mut().enumerate() {
+                path.push(i.to_string());
+                resolve_placeholders(x, path, ctx, errors);
+                path.pop();
             }
         }
         _ => {}
@@ -477,7 +482,18 @@ pub fn read_catalog(patterns: &[String], opts: &FilesOptions) -> FilesOutput {
         out.reports.extend(reports);
         for (index, line, mut value) in accepted {
             let entity = display_ref(&value).unwrap_or_default();
-            resolve_placeholders(&mut value, &dir, &display, line, opts.max_file_bytes, &mut out.errors, &entity);
+            if stub_placeholders(&value).is_some() {
+                let ctx = PlaceholderCtx {
+                    dir: &dir,
+                    display: &display,
+                    text: &text,
+                    doc_index: index,
+                    doc_line: line,
+                    max: opts.max_file_bytes,
+                    entity: &entity,
+                };
+                resolve_placeholders(&mut value, &mut Vec::new(), &ctx, &mut out.errors);
+            }
             if opts.follow_locations && value["kind"] == "Location" {
                 let mut next_chain = chain.clone();
                 next_chain.push(path.clone());

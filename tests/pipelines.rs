@@ -1,0 +1,45 @@
+//! Every YAML file shipped under `pipelines/` is either a pipeline that parses or a
+//! descriptor that validates (except the demo's two deliberately broken documents).
+
+use std::path::PathBuf;
+
+use echo_health::catalog::files::validate_text;
+use echo_health::catalog::DocStatus;
+use echo_health::config;
+
+#[test]
+fn every_yaml_under_pipelines_parses() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let mut pipelines = 0;
+    let mut broken = Vec::new();
+    let mut docs = 0;
+    for e in walkdir::WalkDir::new(&root).sort_by_file_name() {
+        let e = e.unwrap();
+        let p = e.path();
+        let name = p.to_string_lossy();
+        if !e.file_type().is_file() || !(name.ends_with(".yaml") || name.ends_with(".yml")) || name.contains("/.echo-health/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(p).unwrap();
+        let first = echo_health::yaml::parse_documents(&text).into_iter().find_map(|d| d.value.ok().flatten());
+        if first.as_ref().map(config::looks_like_pipeline).unwrap_or(false) {
+            config::load(p).unwrap_or_else(|e| panic!("{e}"));
+            pipelines += 1;
+            continue;
+        }
+        if name.contains("/openapi/") {
+            continue; // API specs read through $text placeholders
+        }
+        let (reports, _) = validate_text(&text, &name);
+        for r in reports {
+            docs += 1;
+            if r.status != DocStatus::Valid {
+                broken.push(format!("{}#{}", r.file.rsplit('/').next().unwrap(), r.doc));
+            }
+        }
+    }
+    assert_eq!(pipelines, 2, "demo.yaml and starter/pipeline.yaml");
+    assert!(docs > 170);
+    broken.sort();
+    assert_eq!(broken, vec!["billing-jobs.yaml#1", "warehouse-workers.yaml#1"], "only the deliberately broken descriptors");
+}
