@@ -48,7 +48,7 @@ pub fn parse(text: &str, has_directives: bool) -> Option<Option<Value>> {
         let empty = t.is_empty() || t.starts_with('#') || t.bytes().all(|b| b == b' ');
         if first_content && !empty {
             first_content = false;
-            if indent == 0 && t.starts_with("---") {
+            if indent == 0 && (t == "---" || t.starts_with("--- ")) {
                 // the document start marker: nothing else may follow on its line
                 let rest = t[3..].trim_start_matches(' ');
                 if !(rest.is_empty() || rest.starts_with('#')) {
@@ -94,6 +94,12 @@ fn strip_comment(s: &str) -> &str {
         i += 1;
     }
     s.trim_end_matches(' ')
+}
+
+/// What may follow a closing quote or bracket: nothing, or spaces and a comment.
+#[inline]
+fn trailing_ok(rest: &str) -> bool {
+    rest.is_empty() || (rest.starts_with(' ') && only_comment(rest))
 }
 
 #[inline]
@@ -218,14 +224,14 @@ impl<'a> P<'a> {
             b'"' => {
                 let end = r[1..].find('"')? + 1;
                 let s = &r[1..end];
-                if s.contains('\\') || !only_comment(&r[end + 1..]) || !r[end + 1..].is_empty() && !r[end + 1..].starts_with(' ') {
+                if s.contains('\\') || !trailing_ok(&r[end + 1..]) {
                     return None;
                 }
                 Value::String(s.to_owned())
             }
             b'\'' => {
                 let (s, after) = single_quoted(r)?;
-                if !only_comment(after) || !after.is_empty() && !after.starts_with(' ') {
+                if !trailing_ok(after) {
                     return None;
                 }
                 Value::String(s)
@@ -233,7 +239,7 @@ impl<'a> P<'a> {
             b'[' => flow_seq(r)?,
             b'{' => {
                 let inner = r[1..].trim_start_matches(' ');
-                if !inner.starts_with('}') || !only_comment(&inner[1..]) {
+                if !inner.starts_with('}') || !trailing_ok(&inner[1..]) {
                     return None;
                 }
                 Value::Object(Map::new())
@@ -282,8 +288,11 @@ impl<'a> P<'a> {
             let l = self.lines[end];
             let blank = l.text.is_empty() || l.text.bytes().all(|c| c == b' ');
             if blank {
+                let spaces = l.indent + l.text.len();
                 if block_indent == 0 {
-                    max_leading_blank = max_leading_blank.max(l.indent + l.text.len());
+                    max_leading_blank = max_leading_blank.max(spaces);
+                } else if spaces > block_indent {
+                    return None; // spaces beyond the indentation are content: leave it to the full parser
                 }
                 end += 1;
                 continue;
@@ -440,7 +449,7 @@ fn single_quoted(r: &str) -> Option<(String, &str)> {
 /// A one-line flow sequence of scalars: `[a, "b", 'c']`.
 fn flow_seq(r: &str) -> Option<Value> {
     let close = r.find(']')?;
-    if !only_comment(&r[close + 1..]) || !r[close + 1..].is_empty() && !r[close + 1..].starts_with(' ') {
+    if !trailing_ok(&r[close + 1..]) {
         return None;
     }
     let inner = &r[1..close];

@@ -259,9 +259,36 @@ fn binary_value(s: &str) -> Option<Value> {
     Some(Value::Object(m))
 }
 
+/// For a block scalar without content lines whose event is marked at char index `at`:
+/// whether its header has the keep indicator `+`. yaml-rust2 marks such a scalar at its
+/// header (`|+`); otherwise the header is the last non-blank line before the mark.
+fn keeps_trailing_lines(text: &str, at: usize) -> bool {
+    let byte = text.char_indices().nth(at).map(|(i, _)| i).unwrap_or(text.len());
+    let rest = &text[byte..];
+    let header_line = if rest.starts_with('|') || rest.starts_with('>') {
+        rest.lines().next().unwrap_or("")
+    } else {
+        text[..byte].lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+    };
+    let without_comment = match header_line.find(" #") {
+        Some(i) => &header_line[..i],
+        None => header_line,
+    };
+    let token = if rest.starts_with('|') || rest.starts_with('>') {
+        without_comment.split_whitespace().next().unwrap_or("")
+    } else {
+        without_comment.split_whitespace().last().unwrap_or("")
+    };
+    (token.starts_with('|') || token.starts_with('>')) && token.contains('+')
+}
+
 /// Parses one chunk into a positioned tree (`None` for an empty document).
 pub fn parse_positioned(chunk: &Chunk<'_>) -> Result<Option<PNode>, YamlError> {
-    let mut parser = Parser::new_from_str(chunk.text);
+    // yaml-rust2 turns a whitespace-only last line without a line break into an extra
+    // line of a block scalar; npm yaml (and the YAML spec) treat it as blank: drop it
+    let trimmed = chunk.text.trim_end_matches(' ');
+    let text = if trimmed.is_empty() || trimmed.ends_with('\n') { trimmed } else { chunk.text };
+    let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         yaml11: chunk.yaml11,
         line_offset: chunk.first_line,
@@ -290,7 +317,16 @@ pub fn parse_positioned(chunk: &Chunk<'_>) -> Result<Option<PNode>, YamlError> {
                 let node = b.anchors.get(&id).cloned().ok_or_else(|| err(line, col, "alias to an unknown anchor"))?;
                 b.complete(node, 0, (line, col))?;
             }
-            Event::Scalar(s, style, anchor, tag) => {
+            Event::Scalar(mut s, style, anchor, tag) => {
+                if matches!(style, TScalarStyle::Literal | TScalarStyle::Folded)
+                    && !s.is_empty()
+                    && s.bytes().all(|c| c == b'\n')
+                    && !keeps_trailing_lines(chunk.text, mark.index())
+                {
+                    // no content lines, only whitespace ones: "" unless kept with `+` (as npm
+                    // yaml and YAML 1.2 §8.1.1.2 say; yaml-rust2 yields "\n" here)
+                    s.clear();
+                }
                 let v = b.scalar(s, style, tag, line, col)?;
                 b.complete(PNode::leaf(line, col, v), anchor, (line, col))?;
             }
@@ -369,6 +405,15 @@ mod tests {
         // and `y` is a boolean key there, as in npm yaml's 1.1 schema
         let v = one("%YAML 1.1\n---\ny: 1\n").unwrap().unwrap();
         assert_eq!(v, json!({"true": 1}));
+    }
+
+    #[test]
+    fn empty_block_scalars_follow_npm_yaml() {
+        assert_eq!(one("a:\n  d: |\n   \n").unwrap().unwrap(), json!({"a": {"d": ""}}));
+        assert_eq!(one("d: |+\n   \n").unwrap().unwrap(), json!({"d": "\n"}));
+        assert_eq!(one("d: > # c\n  \n\ne: 1\n").unwrap().unwrap(), json!({"d": "", "e": 1}));
+        assert_eq!(one("d: |\n  a\n    \n  b\n").unwrap().unwrap(), json!({"d": "a\n  \nb\n"}));
+        assert_eq!(one("d: |\n    a\n    ").unwrap().unwrap(), json!({"d": "a\n"}));
     }
 
     #[test]
