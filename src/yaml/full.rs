@@ -282,12 +282,53 @@ fn keeps_trailing_lines(text: &str, at: usize) -> bool {
     (token.starts_with('|') || token.starts_with('>')) && token.contains('+')
 }
 
+/// npm yaml rejects a tab in the indentation of block content ("  \tname: x"), which
+/// yaml-rust2 accepts after spaces. Lines inside block scalars (where a tab after the
+/// indentation is content) and comment lines are exempt. Returns (0-based line, column).
+fn tab_in_indentation(text: &str) -> Option<(usize, usize)> {
+    let mut block_parent: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let spaces = line.bytes().take_while(|&b| b == b' ').count();
+        let rest = &line[spaces..];
+        let blank = rest.trim().is_empty();
+        if let Some(p) = block_parent {
+            if blank || spaces > p {
+                continue;
+            }
+            block_parent = None;
+        }
+        if rest.starts_with('\t') {
+            let after = rest.trim_start_matches([' ', '\t']);
+            if !after.is_empty() && !after.starts_with('#') {
+                return Some((n, spaces + 1));
+            }
+        }
+        let content = match line.find(" #") {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        if let Some(tok) = content.split_whitespace().last() {
+            let b = tok.as_bytes();
+            let header = (b[0] == b'|' || b[0] == b'>') && b[1..].iter().all(|c| matches!(c, b'+' | b'-' | b'1'..=b'9'));
+            if header && content.split_whitespace().count() > 1 {
+                block_parent = Some(spaces);
+            }
+        }
+    }
+    None
+}
+
 /// Parses one chunk into a positioned tree (`None` for an empty document).
 pub fn parse_positioned(chunk: &Chunk<'_>) -> Result<Option<PNode>, YamlError> {
     // yaml-rust2 turns a whitespace-only last line without a line break into an extra
     // line of a block scalar; npm yaml (and the YAML spec) treat it as blank: drop it
     let trimmed = chunk.text.trim_end_matches(' ');
     let text = if trimmed.is_empty() || trimmed.ends_with('\n') { trimmed } else { chunk.text };
+    if text.contains('\t') {
+        if let Some((l, c)) = tab_in_indentation(text) {
+            return Err(err(l + 1 + chunk.first_line, c, "tabs are not allowed as indentation: indent with spaces"));
+        }
+    }
     let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         yaml11: chunk.yaml11,
@@ -312,7 +353,20 @@ pub fn parse_positioned(chunk: &Chunk<'_>) -> Result<Option<PNode>, YamlError> {
                 }
                 started = true;
             }
-            Event::DocumentEnd | Event::StreamEnd => break,
+            Event::StreamEnd => break,
+            Event::DocumentEnd => {
+                // the chunk holds one document; anything after it is content the document
+                // could not take (usually a line indented less than the first one)
+                let (ev2, mark2) = parser.next_token().map_err(|e| {
+                    let m = e.marker();
+                    err(m.line() + chunk.first_line, m.col() + 1, e.info().to_string())
+                })?;
+                if ev2 != Event::StreamEnd {
+                    let (l2, c2) = b.pos(&mark2);
+                    return Err(err(l2, c2, "content after the end of the document: check the indentation of this line against the first line of the document"));
+                }
+                break;
+            }
             Event::Alias(id) => {
                 let node = b.anchors.get(&id).cloned().ok_or_else(|| err(line, col, "alias to an unknown anchor"))?;
                 b.complete(node, 0, (line, col))?;
@@ -414,6 +468,21 @@ mod tests {
         assert_eq!(one("d: > # c\n  \n\ne: 1\n").unwrap().unwrap(), json!({"d": "", "e": 1}));
         assert_eq!(one("d: |\n  a\n    \n  b\n").unwrap().unwrap(), json!({"d": "a\n  \nb\n"}));
         assert_eq!(one("d: |\n    a\n    ").unwrap().unwrap(), json!({"d": "a\n"}));
+    }
+
+    #[test]
+    fn content_after_the_document_is_an_error() {
+        let e = one(" a: 1\nb: 2\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
+        assert!(one("{\"a\": 1}\n{\"b\": 2}\n").is_err());
+    }
+
+    #[test]
+    fn tabs_in_indentation_are_errors_but_not_in_block_scalars() {
+        let e = one("metadata:\n \tname: x\n").unwrap_err();
+        assert_eq!((e.line, e.message.contains("tabs")), (2, true), "{e:?}");
+        assert_eq!(one("a: |\n  \tmake all\nb: 1\n").unwrap().unwrap(), json!({"a": "\tmake all\n", "b": 1}));
+        assert!(one("a: 1 \t# comment\n").is_ok());
     }
 
     #[test]
