@@ -527,43 +527,33 @@ fn follow_location(
         targets.extend(ts.iter().filter_map(Value::as_str).map(str::to_owned));
     }
     let entity = display_ref(value).unwrap_or_default();
+    let problem = |severity: super::Severity, message: String| CatalogError {
+        kind: ErrorKind::Location,
+        severity,
+        file: Some(display.to_owned()),
+        line: Some(line),
+        entity: Some(entity.clone()),
+        message: format!("{display}:{line}: {message}"),
+    };
     for t in targets {
         if ty != "file" || t.contains("://") {
-            errors.push(CatalogError {
-                kind: ErrorKind::Location,
-                severity: super::Severity::Warning,
-                file: Some(display.to_owned()),
-                line: Some(line),
-                entity: Some(entity.clone()),
-                message: format!("{display}:{line}: Location target \"{t}\" (type {ty}) is not a file; the files source does not fetch it"),
-            });
+            errors.push(problem(
+                super::Severity::Warning,
+                format!("Location target \"{t}\" (type {ty}) is not a file; the files source does not fetch it"),
+            ));
             continue;
         }
         let mut errs = Vec::new();
         let files = expand(&t, dir, DESCRIPTOR_EXTENSIONS, &mut errs);
         for e in errs {
-            errors.push(CatalogError {
-                kind: ErrorKind::Location,
-                severity: super::Severity::Error,
-                file: Some(display.to_owned()),
-                line: Some(line),
-                entity: Some(entity.clone()),
-                message: format!("{display}:{line}: Location target \"{t}\": {}", e.message),
-            });
+            errors.push(problem(super::Severity::Error, format!("Location target \"{t}\": {}", e.message)));
         }
         for f in files {
             let canon = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
             let cycle = chain.iter().any(|c| std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()) == canon);
             if cycle {
                 let names: Vec<String> = chain.iter().map(|c| c.display().to_string()).chain([f.display().to_string()]).collect();
-                errors.push(CatalogError {
-                    kind: ErrorKind::Location,
-                    severity: super::Severity::Warning,
-                    file: Some(display.to_owned()),
-                    line: Some(line),
-                    entity: Some(entity.clone()),
-                    message: format!("{display}:{line}: Location cycle: {}", names.join(" -> ")),
-                });
+                errors.push(problem(super::Severity::Warning, format!("Location cycle: {}", names.join(" -> "))));
                 continue;
             }
             queue.push_back((f, chain.to_vec()));

@@ -28,14 +28,7 @@ impl EntityRef {
         if t.is_empty() {
             return Err("empty entity reference".into());
         }
-        let (kind, rest) = match t.find(':') {
-            Some(i) => (Some(&t[..i]), &t[i + 1..]),
-            None => (None, t),
-        };
-        let (namespace, name) = match rest.find('/') {
-            Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
-            None => (None, rest),
-        };
+        let (kind, namespace, name) = split(t);
         if kind == Some("") || namespace == Some("") || name.is_empty() {
             return Err(format!("entity reference \"{s}\" has an empty part"));
         }
@@ -61,18 +54,23 @@ impl EntityRef {
     }
 }
 
-/// The canonical string of a reference found in a spec field, built in one allocation
-/// (same rules and errors as [`EntityRef::parse`]).
-pub fn canonical(s: &str, default_kind: Option<&str>, default_namespace: &str) -> Result<String, String> {
-    let t = s.trim();
+/// `[kind:][namespace/]name` split on the first `:` and the first `/` after it.
+fn split(t: &str) -> (Option<&str>, Option<&str>, &str) {
     let (kind, rest) = match t.find(':') {
         Some(i) => (Some(&t[..i]), &t[i + 1..]),
         None => (None, t),
     };
-    let (namespace, name) = match rest.find('/') {
-        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
-        None => (None, rest),
-    };
+    match rest.find('/') {
+        Some(i) => (kind, Some(&rest[..i]), &rest[i + 1..]),
+        None => (kind, None, rest),
+    }
+}
+
+/// The canonical string of a reference found in a spec field, built in one allocation
+/// (same rules and errors as [`EntityRef::parse`]).
+pub fn canonical(s: &str, default_kind: Option<&str>, default_namespace: &str) -> Result<String, String> {
+    let t = s.trim();
+    let (kind, namespace, name) = split(t);
     if t.is_empty() || kind == Some("") || namespace == Some("") || name.is_empty() || name.contains([':', '/']) {
         return EntityRef::parse(s, default_kind, default_namespace).map(|r| r.to_string());
     }

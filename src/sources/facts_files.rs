@@ -104,6 +104,12 @@ fn err(source: &str, kind: SourceErrorKind, file: &str, entity: Option<String>, 
     SourceError { source: source.to_owned(), kind, location: Some(file.to_owned()), entity, message }
 }
 
+/// A malformed record or file at `file:line`.
+fn bad_at(ctx: &Ctx<'_>, line: usize, message: impl std::fmt::Display) -> SourceError {
+    let at = format!("{}:{line}", ctx.shown);
+    err(ctx.source, SourceErrorKind::BadRecord, &at, None, format!("{at}: {message}"))
+}
+
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
@@ -184,20 +190,12 @@ fn record(
 
 fn from_object(ctx: &Ctx<'_>, line: usize, v: Value, out: &mut SourceOutput) {
     let Value::Object(mut m) = v else {
-        let at = format!("{}:{line}", ctx.shown);
-        out.errors.push(err(ctx.source, SourceErrorKind::BadRecord, &at, None, format!("{at}: a fact record must be a JSON object")));
+        out.errors.push(bad_at(ctx, line, "a fact record must be a JSON object"));
         return;
     };
     let allowed = ["entity", "fact", "value", "observed_at", "evidence"];
     if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        let at = format!("{}:{line}", ctx.shown);
-        out.errors.push(err(
-            ctx.source,
-            SourceErrorKind::BadRecord,
-            &at,
-            None,
-            format!("{at}: unknown field \"{k}\" (a fact record has entity, fact, value, observed_at, evidence)"),
-        ));
+        out.errors.push(bad_at(ctx, line, format!("unknown field \"{k}\" (a fact record has entity, fact, value, observed_at, evidence)")));
         return;
     }
     let s = |m: &serde_json::Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -219,10 +217,7 @@ fn read_ndjson(text: &str, ctx: &Ctx<'_>, out: &mut SourceOutput) {
         }
         match serde_json::from_str::<Value>(l) {
             Ok(v) => from_object(ctx, i + 1, v, out),
-            Err(e) => {
-                let at = format!("{}:{}", ctx.shown, i + 1);
-                out.errors.push(err(ctx.source, SourceErrorKind::BadRecord, &at, None, format!("{at}: not valid JSON: {e}")));
-            }
+            Err(e) => out.errors.push(bad_at(ctx, i + 1, format!("not valid JSON: {e}"))),
         }
     }
 }
@@ -231,13 +226,7 @@ fn read_json_array(text: &str, ctx: &Ctx<'_>, out: &mut SourceOutput) {
     // keep each element's line: stream the array element by element
     let trimmed = text.trim_start();
     if !trimmed.starts_with('[') {
-        out.errors.push(err(
-            ctx.source,
-            SourceErrorKind::BadRecord,
-            ctx.shown,
-            None,
-            format!("{}:1: a .json fact file must hold one JSON array of records", ctx.shown),
-        ));
+        out.errors.push(bad_at(ctx, 1, "a .json fact file must hold one JSON array of records"));
         return;
     }
     let base = text.len() - trimmed.len() + 1;
@@ -257,8 +246,7 @@ fn read_json_array(text: &str, ctx: &Ctx<'_>, out: &mut SourceOutput) {
                 from_object(ctx, line, v, out);
             }
             Some(Err(e)) => {
-                let at = format!("{}:{}", ctx.shown, line + e.line().saturating_sub(1));
-                out.errors.push(err(ctx.source, SourceErrorKind::BadRecord, &at, None, format!("{at}: not valid JSON: {e}; rest of the file skipped")));
+                out.errors.push(bad_at(ctx, line + e.line().saturating_sub(1), format!("not valid JSON: {e}; rest of the file skipped")));
                 break;
             }
             None => break,
@@ -271,19 +259,13 @@ fn read_csv(text: &str, ctx: &Ctx<'_>, out: &mut SourceOutput) {
     let headers = match rdr.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            out.errors.push(err(ctx.source, SourceErrorKind::BadRecord, ctx.shown, None, format!("{}:1: bad CSV header: {e}", ctx.shown)));
+            out.errors.push(bad_at(ctx, 1, format!("bad CSV header: {e}")));
             return;
         }
     };
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(ce), Some(cf), Some(cv)) = (col("entity"), col("fact"), col("value")) else {
-        out.errors.push(err(
-            ctx.source,
-            SourceErrorKind::BadRecord,
-            ctx.shown,
-            None,
-            format!("{}:1: the CSV header must name entity, fact and value (and may name observed_at, evidence)", ctx.shown),
-        ));
+        out.errors.push(bad_at(ctx, 1, "the CSV header must name entity, fact and value (and may name observed_at, evidence)"));
         return;
     };
     let co = col("observed_at");
@@ -293,14 +275,7 @@ fn read_csv(text: &str, ctx: &Ctx<'_>, out: &mut SourceOutput) {
             Ok(r) => {
                 let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
                 if r.len() != headers.len() {
-                    let at = format!("{}:{line}", ctx.shown);
-                    out.errors.push(err(
-                        ctx.source,
-                        SourceErrorKind::BadRecord,
-                        &at,
-                        None,
-                        format!("{at}: {} fields where the header has {}", r.len(), headers.len()),
-                    ));
+                    out.errors.push(bad_at(ctx, line, format!("{} fields where the header has {}", r.len(), headers.len())));
                     continue;
                 }
                 let value = FactValue::from_csv(r.get(cv).unwrap_or(""));
@@ -308,8 +283,7 @@ fn read_csv(text: &str, ctx: &Ctx<'_>, out: &mut SourceOutput) {
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                let at = format!("{}:{line}", ctx.shown);
-                out.errors.push(err(ctx.source, SourceErrorKind::BadRecord, &at, None, format!("{at}: bad CSV record: {e}")));
+                out.errors.push(bad_at(ctx, line, format!("bad CSV record: {e}")));
             }
         }
     }
