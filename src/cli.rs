@@ -143,8 +143,18 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let grading = match echo_health::grade::setup(&p) {
+        Ok(g) => g,
+        Err(e) => {
+            eprint!("{e}");
+            if format == Format::Json {
+                println!("{}", json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()}));
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(pipeline::run(&p))?;
+    let outcome = rt.block_on(pipeline::run(&p, grading))?;
     let abs = |p: &Path| -> String { std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string() };
     if format == Format::Text || !outcome.problems.is_empty() {
         // problems go to stderr so stdout stays machine-readable with --format json
@@ -174,14 +184,28 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
                 outcome.fact_errors,
                 outcome.warnings
             );
+            if let Some(g) = &outcome.grading {
+                let levels: Vec<String> = g.levels.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!(
+                    "graded {} entities ({}): mean score {}, mean coverage {}; {} active exemptions, {} expired",
+                    g.entities,
+                    levels.join(", "),
+                    g.mean_score.map(|s| format!("{s:.2}")).unwrap_or_else(|| "n/a".into()),
+                    g.mean_coverage.map(|s| format!("{s:.2}")).unwrap_or_else(|| "n/a".into()),
+                    g.active_exemptions,
+                    g.expired_exemptions
+                );
+            }
+            for gate in &outcome.gates {
+                println!("gate {}: {} ({})", gate.name, if gate.passed { "passed" } else { "FAILED" }, gate.detail);
+            }
             println!("database: {}", abs(&outcome.database));
             for e in &outcome.exports {
                 println!("wrote {}", abs(e));
             }
         }
-        Format::Json => println!(
-            "{}",
-            json!({
+        Format::Json => {
+            let mut v = json!({
                 "run_id": outcome.run_id,
                 "status": outcome.status.as_str(),
                 "database": abs(&outcome.database),
@@ -189,13 +213,23 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
                 "entities": outcome.entities,
                 "facts": outcome.facts,
                 "errors": outcome.errors,
-            })
-        ),
+            });
+            if let Some(g) = &outcome.grading {
+                v["grading_id"] = json!(g.grading_id);
+                v["levels"] = json!(g.levels);
+                v["mean_score"] = json!(g.mean_score);
+                v["mean_coverage"] = json!(g.mean_coverage);
+                v["gates_failed"] = json!(outcome.gates.iter().filter(|x| !x.passed).map(|x| x.name.clone()).collect::<Vec<_>>());
+            }
+            println!("{v}");
+        }
     }
-    Ok(match outcome.status {
-        pipeline::RunStatus::Failed => ExitCode::from(2),
-        _ => ExitCode::SUCCESS,
-    })
+    for gate in outcome.gates.iter().filter(|g| !g.passed) {
+        for v in &gate.violations {
+            eprintln!("gate {} violated by {v}", gate.name);
+        }
+    }
+    Ok(ExitCode::from(outcome.exit_code()))
 }
 
 /// Files to validate under a path: the file itself, or every *.yaml/*.yml below a folder.

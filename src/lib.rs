@@ -9,6 +9,7 @@ pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod export;
+pub mod grade;
 pub mod pipeline;
 pub mod sources;
 pub mod store;

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub(crate) mod reader;
+
 use crate::catalog::files::{normalize, DEFAULT_MAX_FILE_BYTES};
-use crate::yaml::{self, PNode, PValue};
+use crate::yaml;
+use reader::{Errs, Obj};
 
 /// Defaults, in one place.
 pub mod defaults {
@@ -69,6 +72,31 @@ pub struct Pipeline {
     pub catalog: Vec<CatalogSource>,
     pub facts: Vec<FactSource>,
     pub tolerances: Tolerances,
+    /// How entities are graded; `None`: the pipeline does not grade.
+    pub grading: Option<Grading>,
+}
+
+/// The grading section of a pipeline.
+#[derive(Debug, Clone)]
+pub struct Grading {
+    /// Check packs (absolute paths), read in order.
+    pub checks: Vec<PathBuf>,
+    /// The level ladder, lowest first (default bronze, silver, gold).
+    pub levels: Vec<String>,
+    /// Exemption files (absolute paths).
+    pub exemptions: Vec<PathBuf>,
+    /// Numeric fact weighting roll-ups' weighted mean score (e.g. request rate).
+    pub weight_fact: Option<String>,
+    pub gates: Vec<Gate>,
+}
+
+/// A condition the grading of a run must meet, else `run` exits 1.
+#[derive(Debug, Clone)]
+pub enum Gate {
+    /// every graded entity matching `where_sql` holds at least `level`
+    MinLevel { name: String, level: String, where_sql: Option<String>, line: usize },
+    /// the roll-up of `scope` (a domain, system or group ref) has at least this mean score
+    MinMeanScore { name: String, value: f64, scope: String, line: usize },
 }
 
 /// A catalog source.
@@ -96,6 +124,9 @@ pub enum FactSource {
         /// A required source that produces nothing (no file matched, all unreadable) fails
         /// the run.
         required: bool,
+        /// The facts its files hold, with their types (number, boolean, text, json): what
+        /// checks may read from it.
+        declares: std::collections::BTreeMap<String, crate::grade::sqlexpr::FactType>,
     },
 }
 
@@ -120,163 +151,6 @@ impl Default for Tolerances {
             max_reference_errors: defaults::MAX_REFERENCE_ERRORS,
             max_fact_errors: defaults::MAX_FACT_ERRORS,
         }
-    }
-}
-
-/// Walks a positioned mapping, collecting problems instead of stopping at the first.
-struct Obj<'a> {
-    file: &'a str,
-    path: String,
-    node: &'a PNode,
-    used: Vec<&'static str>,
-}
-
-struct Errs<'a> {
-    file: &'a str,
-    list: Vec<ConfigError>,
-}
-
-impl<'a> Errs<'a> {
-    fn push(&mut self, line: usize, message: String) {
-        self.list.push(ConfigError { file: self.file.to_owned(), line, message });
-    }
-}
-
-fn type_of(n: &PNode) -> &'static str {
-    match n.value {
-        PValue::Null => "nothing",
-        PValue::Bool(_) => "a boolean",
-        PValue::Number(_) => "a number",
-        PValue::String(_) => "a string",
-        PValue::Seq(_) => "a list",
-        PValue::Map(_) => "a mapping",
-    }
-}
-
-impl<'a> Obj<'a> {
-    fn new(file: &'a str, path: String, node: &'a PNode, errs: &mut Errs<'_>) -> Option<Obj<'a>> {
-        match node.value {
-            PValue::Map(_) => Some(Obj { file, path, node, used: Vec::new() }),
-            _ => {
-                errs.push(node.line, format!("{} must be a mapping, but is {}", display_path(&path), type_of(node)));
-                None
-            }
-        }
-    }
-
-    fn entries(&self) -> &'a [(String, usize, PNode)] {
-        match &self.node.value {
-            PValue::Map(e) => e,
-            _ => &[],
-        }
-    }
-
-    fn get(&mut self, key: &'static str) -> Option<&'a PNode> {
-        self.used.push(key);
-        self.entries().iter().find(|e| e.0 == key).map(|e| &e.2)
-    }
-
-    fn field(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    fn string(&mut self, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
-        let n = self.get(key)?;
-        match &n.value {
-            PValue::String(s) => Some(s.clone()),
-            _ => {
-                errs.push(n.line, format!("{} must be a string, but is {}", self.field(key), type_of(n)));
-                None
-            }
-        }
-    }
-
-    fn required_string(&mut self, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
-        if self.entries().iter().all(|e| e.0 != key) {
-            errs.push(self.node.line, format!("{} is required", self.field(key)));
-            self.used.push(key);
-            return None;
-        }
-        self.string(key, errs)
-    }
-
-    fn uint(&mut self, key: &'static str, errs: &mut Errs<'_>) -> Option<u64> {
-        let n = self.get(key)?;
-        match &n.value {
-            PValue::Number(x) if x.as_u64().is_some() => x.as_u64(),
-            _ => {
-                errs.push(n.line, format!("{} must be a whole number >= 0, but is {}", self.field(key), type_of(n)));
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &'static str, errs: &mut Errs<'_>) -> Option<bool> {
-        let n = self.get(key)?;
-        match &n.value {
-            PValue::Bool(b) => Some(*b),
-            _ => {
-                errs.push(n.line, format!("{} must be true or false, but is {}", self.field(key), type_of(n)));
-                None
-            }
-        }
-    }
-
-    fn strings(&mut self, key: &'static str, errs: &mut Errs<'_>) -> Option<Vec<String>> {
-        let n = self.get(key)?;
-        match &n.value {
-            PValue::String(s) => Some(vec![s.clone()]),
-            PValue::Seq(items) => {
-                let mut out = Vec::new();
-                for (i, it) in items.iter().enumerate() {
-                    match &it.value {
-                        PValue::String(s) => out.push(s.clone()),
-                        _ => errs.push(it.line, format!("{}[{i}] must be a string, but is {}", self.field(key), type_of(it))),
-                    }
-                }
-                Some(out)
-            }
-            _ => {
-                errs.push(n.line, format!("{} must be a list of strings, but is {}", self.field(key), type_of(n)));
-                None
-            }
-        }
-    }
-
-    fn list(&mut self, key: &'static str, errs: &mut Errs<'_>) -> Vec<(String, &'a PNode)> {
-        let Some(n) = self.get(key) else { return vec![] };
-        match &n.value {
-            PValue::Seq(items) => items.iter().enumerate().map(|(i, it)| (format!("{}[{i}]", self.field(key)), it)).collect(),
-            PValue::Null => vec![],
-            _ => {
-                errs.push(n.line, format!("{} must be a list, but is {}", self.field(key), type_of(n)));
-                vec![]
-            }
-        }
-    }
-
-    /// Reports keys nobody asked for.
-    fn finish(self, known: &[&str], errs: &mut Errs<'_>) {
-        let _ = self.file;
-        for (k, line, _) in self.entries() {
-            if !self.used.contains(&k.as_str()) {
-                let mut allowed: Vec<&str> = known.to_vec();
-                allowed.sort();
-                errs.push(*line, format!("unknown key \"{}\" (allowed here: {})", self.field(k), allowed.join(", ")));
-            }
-        }
-    }
-}
-
-fn display_path(p: &str) -> String {
-    if p.is_empty() {
-        "the pipeline file".into()
-    } else {
-        p.to_owned()
     }
 }
 
@@ -373,8 +247,30 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                         errs.push(n.line, format!("{path}.paths must name at least one file, folder or glob"));
                     }
                     let required = o.boolean("required", &mut errs).unwrap_or(true);
-                    facts.push(FactSource::Files { name, paths, required });
-                    o.finish(&["type", "name", "paths", "required"], &mut errs);
+                    let mut declares = std::collections::BTreeMap::new();
+                    if let Some(d) = o.get("declares") {
+                        match &d.value {
+                            yaml::PValue::Map(entries) => {
+                                for (k, kl, v) in entries {
+                                    if !crate::sources::is_valid_fact_name(k) {
+                                        errs.push(*kl, format!("{path}.declares: \"{k}\" is not a fact name (snake_case parts joined by dots)"));
+                                    }
+                                    match &v.value {
+                                        yaml::PValue::String(t) => match crate::grade::sqlexpr::FactType::parse(t) {
+                                            Some(ft) => {
+                                                declares.insert(k.clone(), ft);
+                                            }
+                                            None => errs.push(*kl, format!("{path}.declares.{k}: type \"{t}\" is not number, boolean, text or json")),
+                                        },
+                                        _ => errs.push(*kl, format!("{path}.declares.{k}: give the type as number, boolean, text or json")),
+                                    }
+                                }
+                            }
+                            _ => errs.push(d.line, format!("{path}.declares must map fact names to types")),
+                        }
+                    }
+                    facts.push(FactSource::Files { name, paths, required, declares });
+                    o.finish(&["type", "name", "paths", "required", "declares"], &mut errs);
                 }
                 Some(other) => {
                     errs.push(n.line, format!("{path}.type \"{other}\" is not a fact source type (known: files)"));
@@ -398,10 +294,58 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
             o.finish(&["max_rejected_descriptors", "max_reference_errors", "max_fact_errors"], &mut errs);
         }
     }
+    let mut grading = None;
+    if let Some(n) = root.get("grading") {
+        if let Some(mut o) = Obj::new(shown, "grading".into(), n, &mut errs) {
+            let checks = o.strings("checks", &mut errs).unwrap_or_default();
+            if checks.is_empty() {
+                errs.push(n.line, "grading.checks must name at least one check pack".into());
+            }
+            let levels = o.strings("levels", &mut errs).unwrap_or_else(|| vec!["bronze".into(), "silver".into(), "gold".into()]);
+            let mut seen = std::collections::HashSet::new();
+            for l in &levels {
+                if !is_valid_job_name(l) || !seen.insert(l.clone()) || l == "none" {
+                    errs.push(n.line, format!("grading.levels: \"{l}\" must be a unique lower-case name (and not \"none\")"));
+                }
+            }
+            if levels.is_empty() {
+                errs.push(n.line, "grading.levels must list at least one level".into());
+            }
+            let exemptions = o.strings("exemptions", &mut errs).unwrap_or_default();
+            let weight_fact = o.string("weight_fact", &mut errs);
+            let mut gates = Vec::new();
+            for (gpath, gn) in o.list("gates", &mut errs) {
+                if let Some(mut go) = Obj::new(shown, gpath.clone(), gn, &mut errs) {
+                    let gname = go.required_string("name", &mut errs).unwrap_or_default();
+                    let min_level = go.string("min_level", &mut errs);
+                    let where_sql = go.string("where", &mut errs);
+                    let min_mean = go.float("min_mean_score", &mut errs);
+                    let scope = go.string("scope", &mut errs);
+                    go.finish(&["name", "min_level", "where", "min_mean_score", "scope"], &mut errs);
+                    match (min_level, min_mean) {
+                        (Some(level), None) => gates.push(Gate::MinLevel { name: gname, level, where_sql, line: gn.line }),
+                        (None, Some(value)) => match scope {
+                            Some(scope) => gates.push(Gate::MinMeanScore { name: gname, value, scope, line: gn.line }),
+                            None => errs.push(gn.line, format!("{gpath}: min_mean_score needs a scope (domain:, system: or group: ref)")),
+                        },
+                        _ => errs.push(gn.line, format!("{gpath}: a gate has exactly one of min_level or min_mean_score")),
+                    }
+                }
+            }
+            o.finish(&["checks", "levels", "exemptions", "weight_fact", "gates"], &mut errs);
+            grading = Some(Grading {
+                checks: checks.iter().map(|c| normalize(&dir.join(c))).collect(),
+                levels,
+                exemptions: exemptions.iter().map(|c| normalize(&dir.join(c))).collect(),
+                weight_fact,
+                gates,
+            });
+        }
+    }
     if catalog.is_empty() && errs.list.is_empty() {
         errs.push(node.line, "catalog must list at least one catalog source".into());
     }
-    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances"], &mut errs);
+    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "grading"], &mut errs);
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
         return Err(ConfigErrors(errs.list));
@@ -415,7 +359,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         Some(o) => normalize(&dir.join(o)),
         None => state.join(format!("{name}-out")),
     };
-    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances })
+    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, grading })
 }
 
 #[cfg(test)]

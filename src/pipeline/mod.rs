@@ -63,6 +63,53 @@ pub struct RunOutcome {
     /// the first problems, for the terminal (all are in the database)
     pub problems: Vec<String>,
     pub exports: Vec<PathBuf>,
+    /// the run's grading, when the pipeline grades
+    pub grading: Option<crate::grade::engine::Outcome>,
+    pub gates: Vec<crate::grade::gates::GateResult>,
+}
+
+impl RunOutcome {
+    /// Exit code: 2 when the run failed, 1 when it completed but a gate failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        match self.status {
+            RunStatus::Failed => 2,
+            _ if self.gates.iter().any(|g| !g.passed) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Grades a stored run in its own transaction; problems of the grading (checks failing on
+/// some rows, exemptions naming unknown entities) are stored with the run's errors.
+pub fn grade_stored_run(
+    store: &mut Store,
+    run_id: &str,
+    kind: &str,
+    as_of: DateTime<Utc>,
+    setup: &crate::grade::engine::Setup,
+    gates: &[crate::config::Gate],
+) -> Result<(crate::grade::engine::Outcome, Vec<crate::grade::gates::GateResult>)> {
+    let conn = store.conn_mut();
+    let tx = conn.transaction()?;
+    let grading_id = crate::grade::engine::next_grading_id(&tx, run_id)?;
+    let outcome = crate::grade::engine::grade(&tx, run_id, &grading_id, kind, as_of, setup)?;
+    let gate_results = crate::grade::gates::evaluate(&tx, &grading_id, &setup.ladder, gates, &setup.facts)?;
+    if kind == "run" {
+        for p in &outcome.problems {
+            tx.execute(
+                "insert into errors (run_id, stage, source, kind, severity, message) values (?, 'grade', 'grading', 'check', 'error', ?)",
+                duckdb::params![run_id, p],
+            )?;
+        }
+        if !outcome.problems.is_empty() {
+            tx.execute(
+                "update runs set errors = errors + ?, status = case when status = 'ok' then 'partial' else status end where run_id = ?",
+                duckdb::params![outcome.problems.len() as i64, run_id],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok((outcome, gate_results))
 }
 
 fn new_run_id(t: DateTime<Utc>) -> String {
@@ -109,7 +156,7 @@ async fn collect_facts(p: &Pipeline, known: HashSet<String>, started: DateTime<U
         let known = known.clone();
         let dir = p.dir.clone();
         match src.clone() {
-            FactSource::Files { name, paths, required } => {
+            FactSource::Files { name, paths, required, .. } => {
                 set.spawn_blocking(move || (i, facts_files::collect(&name, &paths, &dir, &known, started, required)));
             }
         }
@@ -122,8 +169,9 @@ async fn collect_facts(p: &Pipeline, known: HashSet<String>, started: DateTime<U
     Ok(outs.into_iter().map(|(_, o)| o).collect())
 }
 
-/// Runs a pipeline once.
-pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
+/// Runs a pipeline once; `grading` is the validated setup of its checks (see
+/// [`crate::grade::setup`]), `None` when it does not grade.
+pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> Result<RunOutcome> {
     let lock = DbLock::acquire(&p.database)?;
     let started = Utc::now();
     let run_id = new_run_id(started);
@@ -227,7 +275,7 @@ pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
 
     // load (one transaction) on the store's own thread
     let rid = run_id.clone();
-    let (store, catalog, sources, load) = tokio::task::spawn_blocking(move || {
+    let (mut store, catalog, sources, load) = tokio::task::spawn_blocking(move || {
         let r = store.load_run(&rid, &catalog, &sources, &end);
         (store, catalog, sources, r)
     })
@@ -238,6 +286,28 @@ pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
         store.fail_run(&run_id, &msg, Utc::now())?;
         failures.push(msg);
         status = RunStatus::Failed;
+    }
+
+    // grade the stored run (its own transaction: the load is kept even if grading fails)
+    let mut graded = None;
+    let mut gates = Vec::new();
+    if let (Some(setup), true) = (&grading, status != RunStatus::Failed) {
+        let gate_defs = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
+        match grade_stored_run(&mut store, &run_id, "run", started, setup, &gate_defs) {
+            Ok((o, g)) => {
+                if !o.problems.is_empty() && status == RunStatus::Ok {
+                    status = RunStatus::Partial;
+                }
+                graded = Some(o);
+                gates = g;
+            }
+            Err(e) => {
+                let msg = format!("grading the run failed: {e:#}");
+                store.fail_run(&run_id, &msg, Utc::now())?;
+                failures.push(msg);
+                status = RunStatus::Failed;
+            }
+        }
     }
 
     let mut exports = Vec::new();
@@ -262,6 +332,10 @@ pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
         .map(|e| e.message.clone())
         .collect();
     problems.extend(sources.iter().flat_map(|s| s.errors.iter().map(|e| e.message.clone())));
+    if let Some(g) = &graded {
+        problems.extend(g.problems.iter().cloned());
+    }
+    let errors = errors + graded.as_ref().map(|g| g.problems.len()).unwrap_or(0);
     Ok(RunOutcome {
         run_id,
         status,
@@ -278,5 +352,7 @@ pub async fn run(p: &Pipeline) -> Result<RunOutcome> {
         failures,
         problems,
         exports,
+        grading: graded,
+        gates,
     })
 }

@@ -74,6 +74,22 @@ impl Store {
         Ok(store)
     }
 
+    /// An in-memory database with the schema (to prepare SQL against).
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory().context("cannot open an in-memory database")?;
+        let store = Store { conn, path: PathBuf::from(":memory:") };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn into_connection(self) -> Connection {
+        self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -1,0 +1,341 @@
+//! The grading engine: builds the wide fact view of a run, evaluates every check on every
+//! entity in one set-based statement, stages and stores the results with their evidence,
+//! then the grades and roll-ups — all inside the caller's transaction.
+//!
+//! Runtime SQL errors (a division by zero on some rows) do not stop a grading: expressions
+//! are evaluated with `try()`, and the rows where that hides something (a NULL outcome with no
+//! missing fact) are evaluated again one by one; those that fail become `error` outcomes with
+//! what DuckDB said.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use duckdb::{params, Connection};
+use serde::Serialize;
+
+use super::pack::{Check, Exemption, Pack};
+use super::sqlexpr::{FactSet, FactType};
+use crate::store::sql;
+
+/// The catalog columns of the wide view (from `sql/grade/entity_base.sql`), in order.
+pub const CATALOG_COLUMNS: &[&str] = &[
+    "entity_ref",
+    "kind",
+    "namespace",
+    "name",
+    "title",
+    "description",
+    "type",
+    "lifecycle",
+    "owner",
+    "owner_kind",
+    "owner_exists",
+    "system",
+    "system_exists",
+    "domain",
+    "root_domain",
+    "tags",
+    "annotations",
+    "links",
+    "spec",
+    "team_chain",
+    "depends_on",
+    "provides_apis",
+    "consumes_apis",
+    "deprecated_dependencies",
+    "dangling_refs",
+];
+
+/// What to grade with.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// level names, lowest first
+    pub ladder: Vec<String>,
+    pub pack: Pack,
+    pub exemptions: Vec<Exemption>,
+    pub facts: FactSet,
+    /// numeric fact weighting the roll-ups' weighted mean score
+    pub weight_fact: Option<String>,
+}
+
+/// What a grading produced. Levels, means and roll-ups count Components (other kinds are
+/// graded on the checks that apply to them, but a level is a component's).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub grading_id: String,
+    /// graded components
+    pub entities: usize,
+    /// level name (and "none") → entities
+    pub levels: BTreeMap<String, usize>,
+    pub mean_score: Option<f64>,
+    pub mean_coverage: Option<f64>,
+    pub results: usize,
+    /// checks that failed to evaluate on some rows, exemptions naming unknown entities
+    pub problems: Vec<String>,
+    pub expired_exemptions: usize,
+    pub active_exemptions: usize,
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A SQL string literal (only ever used for names validated by the packs: ids, levels,
+/// fact names).
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The statement creating `eh_wide` (one row per entity of run $1: catalog columns, and for
+/// every fact its value, `<fact>@source` and `<fact>@at`). Needs `eh_cf` (current facts).
+pub fn wide_sql(facts: &FactSet) -> String {
+    let mut pivot = String::new();
+    for (name, ty) in &facts.facts {
+        let f = lit(name);
+        let col = ty.value_column();
+        let cast = match ty {
+            FactType::Number => "double",
+            FactType::Boolean => "boolean",
+            FactType::Text => "varchar",
+            FactType::Json => "json",
+        };
+        let _ = write!(
+            pivot,
+            ",\n        any_value({col}) filter (where fact = {f})::{cast} as {},\n        any_value(source) filter (where fact = {f}) as {},\n        any_value(observed_at) filter (where fact = {f}) as {}",
+            quote_ident(name),
+            quote_ident(&format!("{name}@source")),
+            quote_ident(&format!("{name}@at")),
+        );
+    }
+    format!(
+        "create or replace temp table eh_wide as\nselect b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from eh_cf group by entity_ref\n) f on f.entity_ref = b.entity_ref",
+        base = sql::ENTITY_BASE.trim().trim_end_matches(';')
+    )
+}
+
+/// Builds `eh_cf` and `eh_wide` for a run as of a time.
+pub fn build_wide(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &FactSet) -> Result<()> {
+    conn.execute(&format!("create or replace temp table eh_cf as {}", sql::CURRENT_FACTS.trim().trim_end_matches(';')), params![run_id, as_of.naive_utc()])
+        .context("building the current facts")?;
+    conn.execute(&wide_sql(facts), params![run_id]).context("building the wide fact view")?;
+    Ok(())
+}
+
+/// The evidence of a result: every fact the check reads (value, source, time) and every
+/// catalog column it reads.
+fn evidence_sql(c: &Check) -> String {
+    let mut facts: Vec<&String> = c.pass.facts.iter().chain(&c.applies_to.facts).collect();
+    facts.sort();
+    facts.dedup();
+    let mut cols: Vec<&String> = c.pass.columns.iter().chain(&c.applies_to.columns).collect();
+    cols.sort();
+    cols.dedup();
+    let f: Vec<String> = facts
+        .iter()
+        .map(|n| {
+            format!(
+                "{}, json_object('value', {}, 'source', {}, 'observed_at', {})",
+                lit(n),
+                quote_ident(n),
+                quote_ident(&format!("{n}@source")),
+                quote_ident(&format!("{n}@at"))
+            )
+        })
+        .collect();
+    let k: Vec<String> = cols.iter().map(|n| format!("{}, {}", lit(n), quote_ident(n))).collect();
+    format!(
+        "json_object('facts', {}, 'catalog', {})",
+        if f.is_empty() { "json_object()".into() } else { format!("json_object({})", f.join(", ")) },
+        if k.is_empty() { "json_object()".into() } else { format!("json_object({})", k.join(", ")) }
+    )
+}
+
+/// The facts a check reads that are absent on a row, as a SQL list.
+fn missing_sql(c: &Check) -> String {
+    let mut facts: Vec<&String> = c.pass.facts.iter().collect();
+    facts.sort();
+    facts.dedup();
+    if facts.is_empty() {
+        return "[]::varchar[]".into();
+    }
+    let items: Vec<String> = facts.iter().map(|n| format!("case when {} is null then {} end", quote_ident(n), lit(n))).collect();
+    format!("list_filter([{}]::varchar[], lambda m: m is not null)", items.join(", "))
+}
+
+/// One check's rows of the staged results.
+fn check_select(c: &Check) -> String {
+    format!(
+        "select w.entity_ref, {id} as check_id, {level} as level, {idx} as level_index, {weight}::double as weight,
+    case
+        when not coalesce(w.eh_a, false) then 'not_applicable'
+        when x.check_id is not null then 'exempt'
+        when w.eh_p then 'pass'
+        when not w.eh_p then 'fail'
+        else 'unknown'
+    end as outcome,
+    case when coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null then {missing} end as missing_facts,
+    case when coalesce(w.eh_a, false) then {evidence} end as evidence,
+    null::varchar as error,
+    (w.eh_a is null) or (coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null) as recheck
+from (select *, try(({a}))::boolean as eh_a, try(({p}))::boolean as eh_p from eh_wide) w
+left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}",
+        id = lit(&c.id),
+        level = lit(&c.level),
+        idx = c.level_index,
+        weight = c.weight,
+        missing = missing_sql(c),
+        evidence = evidence_sql(c),
+        a = c.applies_to.sql,
+        p = c.pass.sql,
+    )
+}
+
+/// Grades one stored run into `grading_id`, in the caller's transaction.
+pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_of: DateTime<Utc>, setup: &Setup) -> Result<Outcome> {
+    let checks_json: Vec<serde_json::Value> = setup
+        .pack
+        .checks
+        .iter()
+        .map(|c| {
+            serde_json::json!({"id": c.id, "title": c.title, "level": c.level, "weight": c.weight,
+                "applies_to": c.applies_to.source, "pass": c.pass.source, "file": c.file, "line": c.line})
+        })
+        .collect();
+    let files: Vec<String> = setup.pack.files.iter().map(|f| f.display().to_string()).collect();
+    conn.execute(
+        "insert into gradings (grading_id, run_id, kind, created_at, as_of, ladder, checks, pack_files) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            grading_id,
+            run_id,
+            kind,
+            Utc::now().naive_utc(),
+            as_of.naive_utc(),
+            serde_json::to_string(&setup.ladder)?,
+            serde_json::to_string(&checks_json)?,
+            serde_json::to_string(&files)?
+        ],
+    )?;
+    build_wide(conn, run_id, as_of, &setup.facts)?;
+    conn.execute_batch(
+        "create or replace temp table eh_levels (idx integer, name varchar);
+         create or replace temp table eh_exempt (entity_ref varchar, check_id varchar);
+         create or replace temp table eh_weights (entity_ref varchar, weight double);
+         create or replace temp table eh_results (entity_ref varchar, check_id varchar, level varchar, level_index integer, weight double,
+             outcome varchar, missing_facts varchar[], evidence json, error varchar, recheck boolean);",
+    )?;
+    for (i, l) in setup.ladder.iter().enumerate() {
+        conn.execute("insert into eh_levels values (?, ?)", params![i as i64, l])?;
+    }
+
+    // exemptions: active ones count, expired ones are listed, unknown entities are errors
+    let mut problems = Vec::new();
+    let (mut active, mut expired) = (0, 0);
+    let today = as_of.date_naive();
+    for x in &setup.exemptions {
+        let known: i64 = conn.query_row("select count(*) from eh_wide where entity_ref = ?", params![x.entity], |r| r.get(0))?;
+        let status = if known == 0 {
+            problems.push(format!("{}:{}: exemption names {}, which is not in the catalog", x.file, x.line, x.entity));
+            "unknown-entity"
+        } else if x.expires < today {
+            expired += 1;
+            "expired"
+        } else {
+            active += 1;
+            conn.execute("insert into eh_exempt values (?, ?)", params![x.entity, x.check_id])?;
+            "active"
+        };
+        conn.execute(
+            "insert into exemptions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![grading_id, x.entity, x.check_id, x.reason, x.approver, x.justification, x.expires, status, x.file, x.line as i64],
+        )?;
+    }
+    if let Some(wf) = &setup.weight_fact {
+        conn.execute(&format!("insert into eh_weights select entity_ref, {} from eh_wide where {} is not null", quote_ident(wf), quote_ident(wf)), [])?;
+    }
+
+    // every check on every entity, set-based
+    if !setup.pack.checks.is_empty() {
+        let union: Vec<String> = setup.pack.checks.iter().map(check_select).collect();
+        let stmt = format!("insert into eh_results\n{}", union.join("\nunion all\n"));
+        conn.execute(&stmt, []).context("evaluating the checks")?;
+    }
+
+    // rows whose NULL may hide a runtime error: evaluate them again without try()
+    let recheck: Vec<(String, String)> = {
+        let mut st = conn.prepare(
+            "select entity_ref, check_id from eh_results where recheck and (missing_facts is null or len(missing_facts) = 0) order by check_id, entity_ref",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let by_id: BTreeMap<&str, &Check> = setup.pack.checks.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut failing: BTreeMap<String, usize> = BTreeMap::new();
+    for (entity, check_id) in recheck {
+        let Some(c) = by_id.get(check_id.as_str()) else { continue };
+        let q = format!("select (({}))::boolean, (({}))::boolean from eh_wide where entity_ref = ?", c.applies_to.sql, c.pass.sql);
+        let res: Result<(Option<bool>, Option<bool>), duckdb::Error> = conn.query_row(&q, params![entity], |r| Ok((r.get(0)?, r.get(1)?)));
+        if let Err(e) = res {
+            let msg = e.to_string();
+            conn.execute(
+                "update eh_results set outcome = 'error', error = ?, missing_facts = []::varchar[] where entity_ref = ? and check_id = ?",
+                params![msg, entity, check_id],
+            )?;
+            *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
+        }
+    }
+    for (msg, n) in failing {
+        problems.push(format!("{msg} [{n} entit{}]", if n == 1 { "y" } else { "ies" }));
+    }
+
+    let results: i64 = conn.query_row("select count(*) from eh_results", [], |r| r.get(0))?;
+    conn.execute(
+        "insert into check_results select ?, ?, entity_ref, check_id, level, weight, outcome, missing_facts, evidence, error from eh_results",
+        params![grading_id, run_id],
+    )
+    .context("storing check results")?;
+    conn.execute(sql::GRADES, params![grading_id, run_id]).context("computing grades")?;
+    conn.execute(sql::ROLLUPS, params![grading_id, run_id]).context("computing roll-ups")?;
+
+    // summary
+    let mut levels: BTreeMap<String, usize> = setup.ladder.iter().map(|l| (l.clone(), 0)).collect();
+    levels.insert("none".into(), 0);
+    {
+        let mut st = conn.prepare(
+            "select coalesce(g.level, 'none'), count(*) from grades g join entities e on e.run_id = g.run_id and e.entity_ref = g.entity_ref where g.grading_id = ? and e.kind = 'Component' group by all",
+        )?;
+        let rows = st.query_map(params![grading_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (l, n) = row?;
+            levels.insert(l, n as usize);
+        }
+    }
+    let (entities, mean_score, mean_coverage): (i64, Option<f64>, Option<f64>) = conn.query_row(
+        "select count(*), avg(g.score), avg(g.coverage) from grades g join entities e on e.run_id = g.run_id and e.entity_ref = g.entity_ref where g.grading_id = ? and e.kind = 'Component'",
+        params![grading_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    conn.execute(
+        "update gradings set entities = ?, levels = ?, mean_score = ?, mean_coverage = ? where grading_id = ?",
+        params![entities, serde_json::to_string(&levels)?, mean_score, mean_coverage, grading_id],
+    )?;
+    Ok(Outcome {
+        grading_id: grading_id.to_owned(),
+        entities: entities as usize,
+        levels,
+        mean_score,
+        mean_coverage,
+        results: results as usize,
+        problems,
+        expired_exemptions: expired,
+        active_exemptions: active,
+    })
+}
+
+/// The next grading id of a run: `<run_id>/g<n>`.
+pub fn next_grading_id(conn: &Connection, run_id: &str) -> Result<String> {
+    let n: i64 = conn.query_row("select count(*) from gradings where run_id = ?", params![run_id], |r| r.get(0))?;
+    Ok(format!("{run_id}/g{}", n + 1))
+}
