@@ -49,6 +49,30 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Grade a stored run again with today's checks; stored beside the original grading.
+    #[command(after_help = "Example:\n  echo-health regrade pipelines/demo.yaml --run r20261204T060000.000Z-01234\n\nTells a rule change apart from a real change: the run's facts are the same, only the checks differ.")]
+    Regrade {
+        pipeline: PathBuf,
+        /// The stored run (default: the latest completed run)
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show, without writing anything, which components and teams a candidate check pack
+    /// would move up or down, and which checks cause it.
+    #[command(after_help = "Example:\n  echo-health plan pipelines/demo.yaml --checks new-pack.yaml\n\nGrades the latest run's stored facts with the candidate pack(s) in a transaction that is rolled back.")]
+    Plan {
+        pipeline: PathBuf,
+        /// Candidate check pack(s), replacing the pipeline's packs
+        #[arg(long = "checks", required = true)]
+        checks: Vec<PathBuf>,
+        /// The stored run to grade (default: the latest completed run)
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Write a commented starter pipeline, an example catalog and facts into DIR.
     #[command(after_help = "Example:\n  echo-health init my-pipeline && echo-health run my-pipeline/pipeline.yaml")]
     Init {
@@ -86,6 +110,8 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Run { pipeline, format } => cmd_run(&pipeline, format),
         Command::Validate { paths, format } => cmd_validate(&paths, format),
+        Command::Regrade { pipeline, run, format } => cmd_regrade(&pipeline, run, format),
+        Command::Plan { pipeline, checks, run, format } => cmd_plan(&pipeline, &checks, run, format),
         Command::Init { dir, force } => {
             let written = pipeline::init::init(&dir, force)?;
             for p in &written {
@@ -322,4 +348,109 @@ fn cmd_validate(paths: &[PathBuf], format: Format) -> Result<ExitCode> {
         println!("{} documents: {}", all.len(), if parts.is_empty() { "none".into() } else { parts.join(", ") });
     }
     Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// The run to work on: the one named, or the latest completed one; with its as-of time.
+fn pick_run(store: &echo_health::store::Store, run: Option<String>) -> Result<(String, chrono::DateTime<chrono::Utc>)> {
+    let conn = store.conn();
+    let q = "select run_id, as_of from runs where status in ('ok', 'partial') and (? is null or run_id = ?) order by started_at desc, run_id desc limit 1";
+    let row: Option<(String, chrono::NaiveDateTime)> = conn.query_row(q, duckdb::params![run, run], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+    match row {
+        Some((id, at)) => Ok((id, at.and_utc())),
+        None => match run {
+            Some(r) => anyhow::bail!("no completed run {r} in {}", store.path().display()),
+            None => anyhow::bail!("no completed run in {}: run the pipeline first", store.path().display()),
+        },
+    }
+}
+
+fn open_for(p: &config::Pipeline) -> Result<(echo_health::store::DbLock, echo_health::store::Store)> {
+    let lock = echo_health::store::DbLock::acquire(&p.database)?;
+    if !p.database.exists() {
+        anyhow::bail!("database {} does not exist: run the pipeline first", p.database.display());
+    }
+    let store = echo_health::store::Store::open(&p.database)?;
+    Ok((lock, store))
+}
+
+fn load_pipeline(path: &Path) -> Result<Option<config::Pipeline>> {
+    match config::load(path) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) => {
+            eprint!("{e}");
+            Ok(None)
+        }
+    }
+}
+
+fn cmd_regrade(path: &Path, run: Option<String>, format: Format) -> Result<ExitCode> {
+    let Some(p) = load_pipeline(path)? else { return Ok(ExitCode::from(2)) };
+    let setup = match echo_health::grade::setup(&p) {
+        Ok(Some(s)) => s,
+        Ok(None) => anyhow::bail!("{} has no grading section", path.display()),
+        Err(e) => {
+            eprint!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (_lock, mut store) = open_for(&p)?;
+    let (run_id, as_of) = pick_run(&store, run)?;
+    let original: Option<String> = store
+        .conn()
+        .query_row("select grading_id from gradings where run_id = ? and kind = 'run' order by grading_id limit 1", duckdb::params![run_id], |r| r.get(0))
+        .ok();
+    let gates = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
+    let (outcome, gate_results) = pipeline::grade_stored_run(&mut store, &run_id, "regrade", as_of, &setup, &gates)?;
+    let diff = match &original {
+        Some(o) => Some(echo_health::grade::plan::diff(store.conn(), o, &outcome.grading_id)?),
+        None => None,
+    };
+    match format {
+        Format::Json => println!("{}", json!({"run_id": run_id, "grading_id": outcome.grading_id, "levels": outcome.levels, "mean_score": outcome.mean_score, "mean_coverage": outcome.mean_coverage, "compared_with": original, "changes": diff.as_ref().map(|d| d.changes.len()), "gates": gate_results})),
+        Format::Text => {
+            println!("regraded run {run_id} as {}: {:?}", outcome.grading_id, outcome.levels);
+            match &diff {
+                Some(d) => print!("compared with {}: {}", d.before, d.render()),
+                None => println!("(the run had no grading of its own to compare with)"),
+            }
+        }
+    }
+    for m in &outcome.problems {
+        eprintln!("problem: {m}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format) -> Result<ExitCode> {
+    let Some(p) = load_pipeline(path)? else { return Ok(ExitCode::from(2)) };
+    let packs: Vec<PathBuf> = packs.iter().map(|x| std::path::absolute(x).unwrap_or_else(|_| x.clone())).collect();
+    let setup = match echo_health::grade::setup_with_packs(&p, &packs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (_lock, mut store) = open_for(&p)?;
+    let (run_id, as_of) = pick_run(&store, run)?;
+    let baseline: Option<String> = store
+        .conn()
+        .query_row("select grading_id from gradings where run_id = ? order by created_at desc limit 1", duckdb::params![run_id], |r| r.get(0))
+        .ok();
+    let Some(baseline) = baseline else { anyhow::bail!("run {run_id} has no grading to compare with") };
+    let conn = store.conn_mut();
+    let tx = conn.transaction()?;
+    let plan_id = format!("{run_id}/plan");
+    let outcome = echo_health::grade::engine::grade(&tx, &run_id, &plan_id, "plan", as_of, &setup)?;
+    let diff = echo_health::grade::plan::diff(&tx, &baseline, &plan_id)?;
+    tx.rollback()?;
+    match format {
+        Format::Json => println!("{}", json!({"run_id": run_id, "baseline": baseline, "levels": outcome.levels, "mean_score": outcome.mean_score, "changes": diff.changes, "teams": diff.teams})),
+        Format::Text => {
+            println!("plan for run {run_id} with {} (compared with {baseline}; nothing written)", packs.iter().map(|x| x.display().to_string()).collect::<Vec<_>>().join(", "));
+            println!("levels would be {:?}", outcome.levels);
+            print!("{}", diff.render());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

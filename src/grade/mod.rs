@@ -9,6 +9,7 @@ pub mod engine;
 pub mod gates;
 pub mod known_facts;
 pub mod pack;
+pub mod plan;
 pub mod sqlexpr;
 
 use std::path::PathBuf;
@@ -55,6 +56,59 @@ pub fn setup(p: &Pipeline) -> Result<Option<Setup>, ConfigErrors> {
     }
     gates::validate(p, &g.gates, &facts)?;
     Ok(Some(Setup { ladder: g.levels.clone(), pack, exemptions, facts, weight_fact: g.weight_fact.clone() }))
+}
+
+/// The setup of a pipeline with its packs replaced by `packs` (for `plan`): exemptions
+/// naming checks the candidate packs do not have are left out, not errors.
+pub fn setup_with_packs(p: &Pipeline, packs: &[PathBuf]) -> Result<Setup, ConfigErrors> {
+    let g = p.grading.clone().unwrap_or(crate::config::Grading {
+        checks: vec![],
+        levels: vec!["bronze".into(), "silver".into(), "gold".into()],
+        exemptions: vec![],
+        weight_fact: None,
+        gates: vec![],
+    });
+    let facts = fact_set(p);
+    let pack = pack::load_packs(packs, &g.levels, &facts, CATALOG_COLUMNS)?;
+    validate_sql(&pack, &facts)?;
+    let ids: std::collections::HashSet<String> = pack.checks.iter().map(|c| c.id.clone()).collect();
+    let exemptions = match pack::load_exemptions(&g.exemptions, &pack) {
+        Ok(x) => x,
+        Err(_) => {
+            // unknown check ids are expected when a candidate pack drops checks
+            let mut lenient = Vec::new();
+            for f in &g.exemptions {
+                if let Ok(xs) = pack::load_exemptions(std::slice::from_ref(f), &pack_with_all_ids(&pack, f)) {
+                    lenient.extend(xs.into_iter().filter(|x| ids.contains(&x.check_id)));
+                }
+            }
+            lenient
+        }
+    };
+    Ok(Setup { ladder: g.levels.clone(), pack, exemptions, facts, weight_fact: g.weight_fact.clone() })
+}
+
+/// A pack that accepts every check id an exemption file names (for lenient loading).
+fn pack_with_all_ids(pack: &pack::Pack, file: &std::path::Path) -> pack::Pack {
+    let mut p = pack.clone();
+    if let Ok(text) = std::fs::read_to_string(file) {
+        if let Ok(Some(v)) = crate::yaml::parse_single(&text) {
+            if let Some(items) = v.get("exemptions").and_then(|x| x.as_array()) {
+                for it in items {
+                    if let Some(id) = it.get("check").and_then(|x| x.as_str()) {
+                        if !p.checks.iter().any(|c| c.id == id) {
+                            if let Some(first) = pack.checks.first() {
+                                let mut c = first.clone();
+                                c.id = id.to_owned();
+                                p.checks.push(c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    p
 }
 
 /// An empty database with the schema and an empty wide view, to prepare SQL against.
