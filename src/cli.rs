@@ -439,9 +439,10 @@ fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format)
         .ok();
     let Some(baseline) = baseline else { anyhow::bail!("run {run_id} has no grading to compare with") };
     let conn = store.conn_mut();
+    let staged = echo_health::grade::engine::stage(conn, &run_id, as_of, &setup)?;
     let tx = conn.transaction()?;
     let plan_id = format!("{run_id}/plan");
-    let outcome = echo_health::grade::engine::grade(&tx, &run_id, &plan_id, "plan", as_of, &setup)?;
+    let outcome = echo_health::grade::engine::persist(&tx, &run_id, &plan_id, "plan", as_of, &setup, &staged)?;
     let diff = echo_health::grade::plan::diff(&tx, &baseline, &plan_id)?;
     tx.rollback()?;
     match format {

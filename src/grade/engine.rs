@@ -193,31 +193,21 @@ left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}",
     )
 }
 
-/// Grades one stored run into `grading_id`, in the caller's transaction.
-pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_of: DateTime<Utc>, setup: &Setup) -> Result<Outcome> {
-    let checks_json: Vec<serde_json::Value> = setup
-        .pack
-        .checks
-        .iter()
-        .map(|c| {
-            serde_json::json!({"id": c.id, "title": c.title, "level": c.level, "weight": c.weight,
-                "applies_to": c.applies_to.source, "pass": c.pass.source, "file": c.file, "line": c.line})
-        })
-        .collect();
-    let files: Vec<String> = setup.pack.files.iter().map(|f| f.display().to_string()).collect();
-    conn.execute(
-        "insert into gradings (grading_id, run_id, kind, created_at, as_of, ladder, checks, pack_files) values (?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
-            grading_id,
-            run_id,
-            kind,
-            Utc::now().naive_utc(),
-            as_of.naive_utc(),
-            serde_json::to_string(&setup.ladder)?,
-            serde_json::to_string(&checks_json)?,
-            serde_json::to_string(&files)?
-        ],
-    )?;
+/// What staging produced: temp tables `eh_wide`, `eh_results`, `eh_levels`, `eh_exempt`,
+/// `eh_weights` on the connection, and what Rust needs to persist them.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    pub problems: Vec<String>,
+    /// (exemption, status)
+    pub exemptions: Vec<(Exemption, &'static str)>,
+    pub active: usize,
+    pub expired: usize,
+}
+
+/// Stages a grading in temp tables, outside any transaction: the rows that may hide a
+/// runtime error are evaluated one by one, and an error there must not abort the caller's
+/// transaction (DuckDB aborts a transaction on any error).
+pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setup) -> Result<Staged> {
     build_wide(conn, run_id, as_of, &setup.facts)?;
     conn.execute_batch(
         "create or replace temp table eh_levels (idx integer, name varchar);
@@ -232,6 +222,7 @@ pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_o
 
     // exemptions: active ones count, expired ones are listed, unknown entities are errors
     let mut problems = Vec::new();
+    let mut exemptions = Vec::new();
     let (mut active, mut expired) = (0, 0);
     let today = as_of.date_naive();
     for x in &setup.exemptions {
@@ -247,10 +238,7 @@ pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_o
             conn.execute("insert into eh_exempt values (?, ?)", params![x.entity, x.check_id])?;
             "active"
         };
-        conn.execute(
-            "insert into exemptions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params![grading_id, x.entity, x.check_id, x.reason, x.approver, x.justification, x.expires, status, x.file, x.line as i64],
-        )?;
+        exemptions.push((x.clone(), status));
     }
     if let Some(wf) = &setup.weight_fact {
         conn.execute(&format!("insert into eh_weights select entity_ref, {} from eh_wide where {} is not null", quote_ident(wf), quote_ident(wf)), [])?;
@@ -279,6 +267,7 @@ pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_o
         let res: Result<(Option<bool>, Option<bool>), duckdb::Error> = conn.query_row(&q, params![entity], |r| Ok((r.get(0)?, r.get(1)?)));
         if let Err(e) = res {
             let msg = e.to_string();
+            let msg = msg.lines().next().unwrap_or_default().to_owned();
             conn.execute(
                 "update eh_results set outcome = 'error', error = ?, missing_facts = []::varchar[] where entity_ref = ? and check_id = ?",
                 params![msg, entity, check_id],
@@ -289,7 +278,41 @@ pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_o
     for (msg, n) in failing {
         problems.push(format!("{msg} [{n} entit{}]", if n == 1 { "y" } else { "ies" }));
     }
+    Ok(Staged { problems, exemptions, active, expired })
+}
 
+/// Stores a staged grading as `grading_id` (in the caller's transaction): the grading
+/// record, exemptions, check results, grades, roll-ups; returns the summary.
+pub fn persist(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_of: DateTime<Utc>, setup: &Setup, staged: &Staged) -> Result<Outcome> {
+    let checks_json: Vec<serde_json::Value> = setup
+        .pack
+        .checks
+        .iter()
+        .map(|c| {
+            serde_json::json!({"id": c.id, "title": c.title, "level": c.level, "weight": c.weight,
+                "applies_to": c.applies_to.source, "pass": c.pass.source, "file": c.file, "line": c.line})
+        })
+        .collect();
+    let files: Vec<String> = setup.pack.files.iter().map(|f| f.display().to_string()).collect();
+    conn.execute(
+        "insert into gradings (grading_id, run_id, kind, created_at, as_of, ladder, checks, pack_files) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            grading_id,
+            run_id,
+            kind,
+            Utc::now().naive_utc(),
+            as_of.naive_utc(),
+            serde_json::to_string(&setup.ladder)?,
+            serde_json::to_string(&checks_json)?,
+            serde_json::to_string(&files)?
+        ],
+    )?;
+    for (x, status) in &staged.exemptions {
+        conn.execute(
+            "insert into exemptions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![grading_id, x.entity, x.check_id, x.reason, x.approver, x.justification, x.expires, status, x.file, x.line as i64],
+        )?;
+    }
     let results: i64 = conn.query_row("select count(*) from eh_results", [], |r| r.get(0))?;
     conn.execute(
         "insert into check_results select ?, ?, entity_ref, check_id, level, weight, outcome, missing_facts, evidence, error from eh_results",
@@ -328,9 +351,9 @@ pub fn grade(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_o
         mean_score,
         mean_coverage,
         results: results as usize,
-        problems,
-        expired_exemptions: expired,
-        active_exemptions: active,
+        problems: staged.problems.clone(),
+        expired_exemptions: staged.expired,
+        active_exemptions: staged.active,
     })
 }
 

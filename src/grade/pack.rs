@@ -64,6 +64,19 @@ fn err(file: &str, line: usize, message: String) -> ConfigError {
     ConfigError { file: file.to_owned(), line, message }
 }
 
+/// An expression: a string, or a YAML boolean (`pass: true`) taken as its SQL text.
+fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
+    let n = o.get(key)?;
+    match &n.value {
+        PValue::String(s) => Some(s.clone()),
+        PValue::Bool(b) => Some(b.to_string()),
+        _ => {
+            errs.push(n.line, format!("{}.{key} must be an SQL expression (a string)", o.path));
+            None
+        }
+    }
+}
+
 fn is_snake_id(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && b.len() <= 64 && b[0].is_ascii_lowercase() && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
@@ -116,8 +129,11 @@ pub fn load_packs(files: &[PathBuf], levels: &[String], facts: &FactSet, columns
             let remediation = o.required_string("remediation", &mut errs).unwrap_or_default();
             let level = o.required_string("level", &mut errs).unwrap_or_default();
             let weight = o.float("weight", &mut errs).unwrap_or(1.0);
-            let applies = o.string("applies_to", &mut errs).unwrap_or_else(|| DEFAULT_APPLIES_TO.to_owned());
-            let pass = o.required_string("pass", &mut errs);
+            let applies = expr_text(&mut o, "applies_to", &mut errs).unwrap_or_else(|| DEFAULT_APPLIES_TO.to_owned());
+            let pass = expr_text(&mut o, "pass", &mut errs);
+            if pass.is_none() && o.node.find(&["pass"]).is_none() {
+                errs.push(line, format!("{path}.pass is required"));
+            }
             let node = o.node;
             o.finish(&["id", "title", "description", "remediation", "level", "weight", "applies_to", "pass"], &mut errs);
             if !id.is_empty() && !is_snake_id(&id) {

@@ -90,9 +90,10 @@ pub fn grade_stored_run(
     gates: &[crate::config::Gate],
 ) -> Result<(crate::grade::engine::Outcome, Vec<crate::grade::gates::GateResult>)> {
     let conn = store.conn_mut();
+    let staged = crate::grade::engine::stage(conn, run_id, as_of, setup)?;
     let tx = conn.transaction()?;
     let grading_id = crate::grade::engine::next_grading_id(&tx, run_id)?;
-    let outcome = crate::grade::engine::grade(&tx, run_id, &grading_id, kind, as_of, setup)?;
+    let outcome = crate::grade::engine::persist(&tx, run_id, &grading_id, kind, as_of, setup, &staged)?;
     let gate_results = crate::grade::gates::evaluate(&tx, &grading_id, &setup.ladder, gates, &setup.facts)?;
     if kind == "run" {
         for p in &outcome.problems {
