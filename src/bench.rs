@@ -75,3 +75,61 @@ pub fn bench_catalog(dir: &Path) -> BenchResult {
     drop(catalog);
     r
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GradeBench {
+    pub components: usize,
+    pub checks: usize,
+    pub results: usize,
+    pub facts: usize,
+    /// wall seconds of each grading (stage, store results with evidence, grades, roll-ups, commit)
+    pub wall_s: Vec<f64>,
+    /// CPU seconds (user + system, both cores) of each grading
+    pub cpu_s: Vec<f64>,
+    pub levels: std::collections::BTreeMap<String, usize>,
+}
+
+/// Generates an organisation with facts in `dir`, runs a pipeline over it once (not
+/// measured), then grades the stored run `repeat` times (measured).
+pub fn bench_grade(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::PathBuf], repeat: usize) -> anyhow::Result<GradeBench> {
+    use anyhow::Context;
+    let org = crate::synth::generate(opts);
+    org.write_to(&dir.join("catalog"))?;
+    std::fs::create_dir_all(dir.join("facts"))?;
+    std::fs::write(dir.join("facts/signals.ndjson"), crate::synth::generate_facts(opts))?;
+    let declares = "      ci.test_coverage_pct: number\n      pagerduty.has_escalation_policy: boolean\n      runtime.base_image_age_days: number\n      runtime.java_version_major: number\n";
+    let pack_list: Vec<String> = packs.iter().map(|p| p.display().to_string()).collect();
+    let yaml = format!(
+        "name: bench\ncatalog:\n  - type: files\n    paths: [catalog]\nfacts:\n  - type: files\n    paths: [facts]\n    declares:\n{declares}grading:\n  checks: [{}]\n",
+        pack_list.join(", ")
+    );
+    std::fs::write(dir.join("bench.yaml"), yaml)?;
+    let p = crate::config::load(&dir.join("bench.yaml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let setup = crate::grade::setup(&p).map_err(|e| anyhow::anyhow!("{e}"))?.context("the bench pipeline grades")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcome = rt.block_on(crate::pipeline::run(&p, None))?;
+    let mut store = crate::store::Store::open(&p.database)?;
+    let (as_of,): (chrono::NaiveDateTime,) = store.conn().query_row("select as_of from runs where run_id = ?", [&outcome.run_id], |r| Ok((r.get(0)?,)))?;
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let before = usage();
+        let t0 = Instant::now();
+        let (o, _) = crate::pipeline::grade_stored_run(&mut store, &outcome.run_id, "regrade", as_of.and_utc(), &setup, &[])?;
+        wall.push(t0.elapsed().as_secs_f64());
+        let after = usage();
+        cpu.push((after.user_s - before.user_s) + (after.sys_s - before.sys_s));
+        last = Some(o);
+    }
+    let o = last.context("graded once")?;
+    Ok(GradeBench {
+        components: opts.components,
+        checks: setup.pack.checks.len(),
+        results: o.results,
+        facts: outcome.facts,
+        wall_s: wall,
+        cpu_s: cpu,
+        levels: o.levels,
+    })
+}

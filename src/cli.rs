@@ -95,6 +95,20 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Measure the grading step on a synthetic organisation with facts (wall and CPU time).
+    #[command(name = "bench-grade", after_help = "Example:\n  echo-health bench-grade --components 10000 --repeat 5")]
+    BenchGrade {
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        /// Check packs (default: the default pack and the demo's checks, 31 checks)
+        #[arg(long = "checks")]
+        checks: Vec<PathBuf>,
+        /// Working folder (default: a temporary one, removed afterwards)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Measure parsing and validation of a descriptor folder (CPU time, wall time, peak memory).
     #[command(name = "bench-catalog", after_help = "Example:\n  echo-health generate-org --out /tmp/org && echo-health bench-catalog /tmp/org")]
     BenchCatalog {
@@ -129,6 +143,37 @@ pub fn run() -> Result<ExitCode> {
                 org.entities,
                 org.bytes() as f64 / 1e6,
                 out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchGrade { components, repeat, checks, dir } => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let packs = if checks.is_empty() {
+                vec![
+                    root.join("pipelines/checks/default/catalog.yaml"),
+                    root.join("pipelines/checks/default/signals.yaml"),
+                    root.join("pipelines/demo/checks.yaml"),
+                ]
+            } else {
+                checks.iter().map(|c| std::path::absolute(c).unwrap_or_else(|_| c.clone())).collect()
+            };
+            let tmp = std::env::temp_dir().join(format!("echo-health-bench-{}", std::process::id()));
+            let work = dir.clone().unwrap_or_else(|| tmp.clone());
+            std::fs::create_dir_all(&work)?;
+            let opts = synth::Options { components, teams: (components * 6 / 100).max(1), domains: 40, seed: 1 };
+            let r = bench::bench_grade(&work, &opts, &packs, repeat);
+            if dir.is_none() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            let r = r?;
+            let mut w = r.wall_s.clone();
+            w.sort_by(f64::total_cmp);
+            let mut c = r.cpu_s.clone();
+            c.sort_by(f64::total_cmp);
+            println!("{}", serde_json::to_string(&r)?);
+            println!(
+                "graded {} components x {} checks = {} results ({} facts): wall median {:.3} s (min {:.3}, max {:.3}), cpu median {:.3} s; levels {:?}",
+                r.components, r.checks, r.results, r.facts, w[w.len() / 2], w[0], w[w.len() - 1], c[c.len() / 2], r.levels
             );
             Ok(ExitCode::SUCCESS)
         }

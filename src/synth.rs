@@ -257,3 +257,43 @@ fn component_word(seed: u64, n: usize) -> &'static str {
     r.next();
     WORDS[r.below(WORDS.len())]
 }
+
+/// Facts for every component of an organisation generated with the same options: the
+/// signals the default pack and the demo's checks read, as NDJSON; about 10% of the facts
+/// are left out (so some outcomes are unknown), values spread so every level occurs.
+pub fn generate_facts(o: &Options) -> String {
+    let mut rng = Rng(o.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
+    let mut out = String::with_capacity(o.components * 1200);
+    for n in 0..o.components {
+        let name = format!("{}-{n:05}", component_word(o.seed, n));
+        let quality = rng.below(100) as f64 / 100.0;
+        let b = |rng: &mut Rng, p: f64| if (rng.below(100) as f64) < p * 100.0 { "true".to_owned() } else { "false".to_owned() };
+        let values: Vec<(&str, String)> = vec![
+            ("github.default_branch_protected", b(&mut rng, 0.5 + quality / 2.0)),
+            ("github.codeowners_present", b(&mut rng, 0.4 + quality / 2.0)),
+            ("github.workflows_count", (rng.below(4) as f64 * quality).round().to_string()),
+            ("github.dependency_updates_configured", b(&mut rng, quality)),
+            ("github.required_reviews", (quality * 2.0).floor().to_string()),
+            ("github.vulnerability_alerts_critical", if quality > 0.3 { "0".into() } else { rng.below(4).to_string() }),
+            ("github.days_since_push", rng.below(400).to_string()),
+            ("prometheus.availability_30d", format!("{:.4}", 0.98 + quality * 0.0199)),
+            ("prometheus.error_ratio_7d", format!("{:.4}", (1.0 - quality) * 0.03)),
+            ("zoekt.log4j_refs", if quality > 0.4 { "0".into() } else { rng.below(30).to_string() }),
+            ("codescene.hotspot_code_health", format!("{:.1}", 3.0 + quality * 7.0)),
+            ("codescene.code_health", format!("{:.1}", 4.0 + quality * 6.0)),
+            ("ci.test_coverage_pct", format!("{:.1}", 20.0 + quality * 80.0)),
+            ("pagerduty.has_escalation_policy", b(&mut rng, 0.8)),
+            ("runtime.base_image_age_days", rng.below(200).to_string()),
+            ("runtime.java_version_major", ["8", "11", "17", "21"][rng.below(4)].to_string()),
+        ];
+        for (f, v) in values {
+            if rng.chance(90) {
+                let _ = writeln!(
+                    out,
+                    "{{\"entity\":\"component:default/{name}\",\"fact\":\"{f}\",\"value\":{v},\"observed_at\":\"2026-12-01T06:00:00Z\"}}"
+                );
+            }
+        }
+    }
+    out
+}

@@ -284,17 +284,19 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
     assert!(coverage < 1.0, "coverage shows what is unknown");
     assert_eq!(level.as_deref(), Some("bronze"), "unknown blocks silver");
     // evidence names value, source and time of every fact read
-    let ev: String = conn
+    let (value, source, at): (f64, String, String) = conn
         .query_row(
-            "select evidence::varchar from check_results where grading_id = ? and entity_ref = 'component:default/bad' and check_id = 'codescene_code_health'",
+            "select value_num, source, observed_at::varchar from check_evidence where grading_id = ? and entity_ref = 'component:default/bad' and check_id = 'codescene_code_health' and fact = 'codescene.code_health'",
             [&grading],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    let ev: Value = serde_json::from_str(&ev).unwrap();
-    assert_eq!(ev["facts"]["codescene.code_health"]["value"], 6.0);
-    assert!(ev["facts"]["codescene.code_health"]["source"].as_str().unwrap().starts_with("file:"));
-    assert!(ev["facts"]["codescene.code_health"]["observed_at"].is_string());
+    assert_eq!(value, 6.0);
+    assert!(source.starts_with("file:"), "{source}");
+    assert!(at.starts_with("20"), "{at}");
+    // not_applicable results are not stored: the API is not graded on component checks
+    let na: i64 = conn.query_row("select count(*) from check_results where grading_id = ? and (outcome = 'not_applicable' or (entity_ref like 'api:%' and check_id = 'has_tags'))", [&grading], |r| r.get(0)).unwrap();
+    assert_eq!(na, 0);
     // summary and levels
     assert_eq!(summary["levels"]["none"].as_u64().unwrap() + summary["levels"]["bronze"].as_u64().unwrap() + summary["levels"]["silver"].as_u64().unwrap() + summary["levels"]["gold"].as_u64().unwrap(), 6);
     let good_level: String = conn.query_row("select level from grades where grading_id = ? and entity_ref = 'component:default/good'", [&grading], |r| r.get(0)).unwrap();

@@ -89,12 +89,12 @@ fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The statement creating `eh_wide` (one row per entity of run $1: catalog columns, and for
-/// every fact its value, `<fact>@source` and `<fact>@at`). Needs `eh_cf` (current facts).
+/// The statement creating `eh_wide` (one row per entity of run $1: catalog columns, and
+/// every fact as a typed column). Needs `eh_cf` (current facts, with `fact_id` from
+/// `eh_fact_ids`). Fact names are validated (`[a-z0-9_.]`) before they reach SQL text.
 pub fn wide_sql(facts: &FactSet) -> String {
     let mut pivot = String::new();
-    for (name, ty) in &facts.facts {
-        let f = lit(name);
+    for (i, (name, ty)) in facts.facts.iter().enumerate() {
         let col = ty.value_column();
         let cast = match ty {
             FactType::Number => "double",
@@ -102,13 +102,7 @@ pub fn wide_sql(facts: &FactSet) -> String {
             FactType::Text => "varchar",
             FactType::Json => "json",
         };
-        let _ = write!(
-            pivot,
-            ",\n        any_value({col}) filter (where fact = {f})::{cast} as {},\n        any_value(source) filter (where fact = {f}) as {},\n        any_value(observed_at) filter (where fact = {f}) as {}",
-            quote_ident(name),
-            quote_ident(&format!("{name}@source")),
-            quote_ident(&format!("{name}@at")),
-        );
+        let _ = write!(pivot, ",\n        any_value({col}) filter (where fact_id = {i})::{cast} as {}", quote_ident(name));
     }
     format!(
         "create or replace temp table eh_wide as\nselect b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from eh_cf group by entity_ref\n) f on f.entity_ref = b.entity_ref",
@@ -118,39 +112,24 @@ pub fn wide_sql(facts: &FactSet) -> String {
 
 /// Builds `eh_cf` and `eh_wide` for a run as of a time.
 pub fn build_wide(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &FactSet) -> Result<()> {
-    conn.execute(&format!("create or replace temp table eh_cf as {}", sql::CURRENT_FACTS.trim().trim_end_matches(';')), params![run_id, as_of.naive_utc()])
-        .context("building the current facts")?;
+    conn.execute_batch("create or replace temp table eh_fact_ids (fact_id integer, fact varchar)")?;
+    {
+        let mut app = conn.appender("eh_fact_ids")?;
+        for (i, name) in facts.facts.keys().enumerate() {
+            app.append_row(params![i as i64, name])?;
+        }
+        app.flush()?;
+    }
+    conn.execute(
+        &format!(
+            "create or replace temp table eh_cf as select i.fact_id, c.* from ({}) c join eh_fact_ids i on i.fact = c.fact",
+            sql::CURRENT_FACTS.trim().trim_end_matches(';')
+        ),
+        params![run_id, as_of.naive_utc()],
+    )
+    .context("building the current facts")?;
     conn.execute(&wide_sql(facts), params![run_id]).context("building the wide fact view")?;
     Ok(())
-}
-
-/// The evidence of a result: every fact the check reads (value, source, time) and every
-/// catalog column it reads.
-fn evidence_sql(c: &Check) -> String {
-    let mut facts: Vec<&String> = c.pass.facts.iter().chain(&c.applies_to.facts).collect();
-    facts.sort();
-    facts.dedup();
-    let mut cols: Vec<&String> = c.pass.columns.iter().chain(&c.applies_to.columns).collect();
-    cols.sort();
-    cols.dedup();
-    let f: Vec<String> = facts
-        .iter()
-        .map(|n| {
-            format!(
-                "{}, json_object('value', {}, 'source', {}, 'observed_at', {})",
-                lit(n),
-                quote_ident(n),
-                quote_ident(&format!("{n}@source")),
-                quote_ident(&format!("{n}@at"))
-            )
-        })
-        .collect();
-    let k: Vec<String> = cols.iter().map(|n| format!("{}, {}", lit(n), quote_ident(n))).collect();
-    format!(
-        "json_object('facts', {}, 'catalog', {})",
-        if f.is_empty() { "json_object()".into() } else { format!("json_object({})", f.join(", ")) },
-        if k.is_empty() { "json_object()".into() } else { format!("json_object({})", k.join(", ")) }
-    )
 }
 
 /// The facts a check reads that are absent on a row, as a SQL list.
@@ -177,17 +156,16 @@ fn check_select(c: &Check) -> String {
         else 'unknown'
     end as outcome,
     case when coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null then {missing} end as missing_facts,
-    case when coalesce(w.eh_a, false) then {evidence} end as evidence,
     null::varchar as error,
     (w.eh_a is null) or (coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null) as recheck
 from (select *, try(({a}))::boolean as eh_a, try(({p}))::boolean as eh_p from eh_wide) w
-left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}",
+left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}
+where w.eh_a or w.eh_a is null",
         id = lit(&c.id),
         level = lit(&c.level),
         idx = c.level_index,
         weight = c.weight,
         missing = missing_sql(c),
-        evidence = evidence_sql(c),
         a = c.applies_to.sql,
         p = c.pass.sql,
     )
@@ -208,13 +186,15 @@ pub struct Staged {
 /// runtime error are evaluated one by one, and an error there must not abort the caller's
 /// transaction (DuckDB aborts a transaction on any error).
 pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setup) -> Result<Staged> {
+    let t0 = std::time::Instant::now();
     build_wide(conn, run_id, as_of, &setup.facts)?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "wide view built");
     conn.execute_batch(
         "create or replace temp table eh_levels (idx integer, name varchar);
          create or replace temp table eh_exempt (entity_ref varchar, check_id varchar);
          create or replace temp table eh_weights (entity_ref varchar, weight double);
          create or replace temp table eh_results (entity_ref varchar, check_id varchar, level varchar, level_index integer, weight double,
-             outcome varchar, missing_facts varchar[], evidence json, error varchar, recheck boolean);",
+             outcome varchar, missing_facts varchar[], error varchar, recheck boolean);",
     )?;
     for (i, l) in setup.ladder.iter().enumerate() {
         conn.execute("insert into eh_levels values (?, ?)", params![i as i64, l])?;
@@ -248,8 +228,12 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     if !setup.pack.checks.is_empty() {
         let union: Vec<String> = setup.pack.checks.iter().map(check_select).collect();
         let stmt = format!("insert into eh_results\n{}", union.join("\nunion all\n"));
+        if let Some(path) = std::env::var_os("ECHO_HEALTH_DUMP_SQL") {
+            let _ = std::fs::write(path, format!("{};\n-- wide\n{};\n", stmt, wide_sql(&setup.facts)));
+        }
         conn.execute(&stmt, []).context("evaluating the checks")?;
     }
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated");
 
     // rows whose NULL may hide a runtime error: evaluate them again without try()
     let recheck: Vec<(String, String)> = {
@@ -275,6 +259,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
             *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
         }
     }
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "rechecked");
     for (msg, n) in failing {
         problems.push(format!("{msg} [{n} entit{}]", if n == 1 { "y" } else { "ies" }));
     }
@@ -289,8 +274,9 @@ pub fn persist(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as
         .checks
         .iter()
         .map(|c| {
-            serde_json::json!({"id": c.id, "title": c.title, "level": c.level, "weight": c.weight,
-                "applies_to": c.applies_to.source, "pass": c.pass.source, "file": c.file, "line": c.line})
+            serde_json::json!({"id": c.id, "title": c.title, "description": c.description, "remediation": c.remediation,
+                "level": c.level, "weight": c.weight, "applies_to": c.applies_to.source, "pass": c.pass.source,
+                "facts": c.pass.facts, "catalog_fields": c.pass.columns, "file": c.file, "line": c.line})
         })
         .collect();
     let files: Vec<String> = setup.pack.files.iter().map(|f| f.display().to_string()).collect();
@@ -307,20 +293,36 @@ pub fn persist(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as
             serde_json::to_string(&files)?
         ],
     )?;
+    {
+        let mut app = conn.appender("grading_check_facts")?;
+        for c in &setup.pack.checks {
+            let mut facts: Vec<&String> = c.pass.facts.iter().chain(&c.applies_to.facts).collect();
+            facts.sort();
+            facts.dedup();
+            for f in facts {
+                app.append_row(params![grading_id, c.id, f])?;
+            }
+        }
+        app.flush()?;
+    }
     for (x, status) in &staged.exemptions {
         conn.execute(
             "insert into exemptions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![grading_id, x.entity, x.check_id, x.reason, x.approver, x.justification, x.expires, status, x.file, x.line as i64],
         )?;
     }
+    let t0 = std::time::Instant::now();
     let results: i64 = conn.query_row("select count(*) from eh_results", [], |r| r.get(0))?;
     conn.execute(
-        "insert into check_results select ?, ?, entity_ref, check_id, level, weight, outcome, missing_facts, evidence, error from eh_results",
+        "insert into check_results select ?, ?, entity_ref, check_id, level, weight, outcome, missing_facts, error from eh_results where outcome <> 'not_applicable'",
         params![grading_id, run_id],
     )
     .context("storing check results")?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "results stored");
     conn.execute(sql::GRADES, params![grading_id, run_id]).context("computing grades")?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grades computed");
     conn.execute(sql::ROLLUPS, params![grading_id, run_id]).context("computing roll-ups")?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "roll-ups computed");
 
     // summary
     let mut levels: BTreeMap<String, usize> = setup.ladder.iter().map(|l| (l.clone(), 0)).collect();

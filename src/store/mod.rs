@@ -18,6 +18,12 @@ use crate::sources::{FactValue, SourceOutput};
 
 pub use lock::DbLock;
 
+/// Relations generated from the entity's own spec (not the reverse ones other entities
+/// generate): the ones whose target must exist.
+fn is_spec_relation(t: &str) -> bool {
+    matches!(t, "ownedBy" | "partOf" | "providesApi" | "consumesApi" | "dependsOn" | "dependencyOf" | "childOf" | "parentOf" | "hasMember" | "memberOf")
+}
+
 /// UTC time as DuckDB `timestamp`.
 fn ts(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
@@ -167,6 +173,14 @@ impl Store {
                 let meta = &e.value["metadata"];
                 let spec = e.value.get("spec");
                 let s = |k: &str| spec.and_then(|s| s.get(k)).and_then(Value::as_str).map(str::to_owned);
+                let rels = catalog.relations_of(&e.ref_str);
+                let targets = |t: &str| -> Vec<&str> { rels.iter().filter(|r| r.rel_type == t).map(|r| r.target.as_str()).collect() };
+                let depends_on = targets("dependsOn");
+                let deprecated = depends_on
+                    .iter()
+                    .filter(|t| catalog.get(t).and_then(|x| x.spec_str("lifecycle")) == Some("deprecated"))
+                    .count();
+                let dangling = rels.iter().filter(|r| is_spec_relation(r.rel_type) && catalog.get(&r.target).is_none()).count();
                 app.append_row(params![
                     run_id,
                     e.ref_str,
@@ -188,6 +202,14 @@ impl Store {
                     e.origin.line as i64,
                     serde_json::to_string(&e.augmented_by)?,
                     e.value.to_string(),
+                    meta.get("description").and_then(Value::as_str),
+                    meta.get("links").map(Value::to_string).unwrap_or_else(|| "[]".into()),
+                    spec.map(Value::to_string).unwrap_or_else(|| "{}".into()),
+                    serde_json::to_string(&depends_on)?,
+                    serde_json::to_string(&targets("providesApi"))?,
+                    serde_json::to_string(&targets("consumesApi"))?,
+                    deprecated as i64,
+                    dangling as i64,
                 ])?;
             }
             app.flush().context("loading entities")?;

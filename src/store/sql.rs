@@ -9,6 +9,7 @@ pub const MIGRATIONS_TABLE: &str = "create table if not exists schema_migrations
 pub const SCHEMA: &[(i64, &str, &str)] = &[
     (1, "001_init", include_str!("../../sql/schema/001_init.sql")),
     (2, "002_grading", include_str!("../../sql/schema/002_grading.sql")),
+    (3, "003_evidence", include_str!("../../sql/schema/003_evidence.sql")),
 ];
 
 pub const RUN_COUNTS: &str = include_str!("../../sql/queries/run_counts.sql");
