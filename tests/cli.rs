@@ -222,6 +222,9 @@ fn init_writes_a_starter_that_runs_as_written() {
     assert_eq!(s["status"], "ok");
     assert_eq!(s["entities"], 2);
     assert_eq!(s["facts"], 2);
+    // it grades with the default pack written beside it
+    assert!(dir.join("checks/default/catalog.yaml").is_file());
+    assert_eq!(s["levels"].as_object().map(|m| m.values().map(|v| v.as_u64().unwrap()).sum::<u64>()), Some(1), "{s}");
     assert!(dir.join("out/catalog.json").is_file());
     assert!(dir.join(".echo-health/my-catalog.duckdb").is_file());
     // no silent overwrite

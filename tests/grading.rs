@@ -297,6 +297,25 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
     // not_applicable results are not stored: the API is not graded on component checks
     let na: i64 = conn.query_row("select count(*) from check_results where grading_id = ? and (outcome = 'not_applicable' or (entity_ref like 'api:%' and check_id = 'has_tags'))", [&grading], |r| r.get(0)).unwrap();
     assert_eq!(na, 0);
+    // invariants over every graded entity: failed counts fail outcomes only (never unknown);
+    // no fail, unknown or error at or below the level held; the next level is really blocked
+    for (what, sql) in [
+        ("failed counts only fail", "select count(*) from grades g where g.grading_id = ?1 and g.failed <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome = 'fail')"),
+        ("unknown counts unknown and error", "select count(*) from grades g where g.grading_id = ?1 and g.unknown <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome in ('unknown', 'error'))"),
+        ("the level above is blocked", "select count(*) from grades g where g.grading_id = ?1 and g.next_level is not null and json_array_length(g.next_missing) = 0"),
+    ] {
+        let n: i64 = conn.query_row(sql, [&grading], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0, "{what}");
+    }
+    let ladder = ["bronze", "silver", "gold"];
+    let mut st = conn.prepare("select r.entity_ref, r.level, r.outcome, g.level_index from check_results r join grades g using (grading_id, entity_ref) where r.grading_id = ?").unwrap();
+    let rows: Vec<(String, String, String, i64)> = st.query_map([&grading], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+    for (e, level, outcome, held) in rows {
+        let idx = ladder.iter().position(|l| *l == level).unwrap() as i64;
+        if idx <= held {
+            assert!(matches!(outcome.as_str(), "pass" | "exempt"), "{e} holds level {held} but {level} check is {outcome}");
+        }
+    }
     // summary and levels
     assert_eq!(summary["levels"]["none"].as_u64().unwrap() + summary["levels"]["bronze"].as_u64().unwrap() + summary["levels"]["silver"].as_u64().unwrap() + summary["levels"]["gold"].as_u64().unwrap(), 6);
     let good_level: String = conn.query_row("select level from grades where grading_id = ? and entity_ref = 'component:default/good'", [&grading], |r| r.get(0)).unwrap();
@@ -482,4 +501,30 @@ fn the_demo_grades_its_company_with_a_spread_of_levels_and_plan_writes_nothing()
     let gradings: i64 = conn.query_row("select count(*) from gradings", [], |r| r.get(0)).unwrap();
     assert_eq!(gradings, 1, "plan wrote nothing");
     let _ = before;
+}
+
+#[test]
+fn roll_ups_can_be_weighted_by_a_numeric_fact() {
+    let f = fixture("  weight_fact: codescene.code_health\n");
+    let (code, summary, stderr) = run(&f.dir, &["run", "p.yaml", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let g = summary["grading_id"].as_str().unwrap();
+    let conn = db(&f.dir);
+    // team-a's components with a code health fact weigh by it; those without are left out
+    let (weighted, expected): (f64, f64) = conn
+        .query_row(
+            "select r.weighted_mean_score,
+                    (select sum(gr.score * f.value_num) / sum(f.value_num) from grades gr
+                       join entities e on e.run_id = gr.run_id and e.entity_ref = gr.entity_ref
+                       join facts f on f.run_id = gr.run_id and f.entity_ref = gr.entity_ref and f.fact = 'codescene.code_health'
+                      where gr.grading_id = r.grading_id and e.kind = 'Component' and e.owner_ref = 'group:default/team-a' and gr.score is not null)
+             from rollups r where r.grading_id = ? and r.scope = 'team' and r.scope_ref = 'group:default/team-a'",
+            [g],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!((weighted - expected).abs() < 1e-9, "{weighted} vs {expected}");
+    let (mean, weighted_dom): (f64, Option<f64>) =
+        conn.query_row("select mean_score, weighted_mean_score from rollups where grading_id = ? and scope = 'team'", [g], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert!(weighted_dom.is_some() && (mean - weighted_dom.unwrap()).abs() > 1e-6, "weighting changes the mean here");
 }

@@ -1,5 +1,5 @@
-//! `echo-health init DIR`: a commented starter pipeline with an example catalog and an
-//! example facts file, which runs as written. The files are the ones in
+//! `echo-health init DIR`: a commented starter pipeline with an example catalog, an
+//! example facts file and the default check pack, which runs (and grades) as written. The files are the ones in
 //! `pipelines/starter/` (embedded, so the binary needs no repository).
 
 use std::path::{Path, PathBuf};
@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 
 const FILES: &[(&str, &str)] = &[
     ("pipeline.yaml", include_str!("../../pipelines/starter/pipeline.yaml")),
+    ("checks/default/catalog.yaml", include_str!("../../pipelines/checks/default/catalog.yaml")),
+    ("checks/default/signals.yaml", include_str!("../../pipelines/checks/default/signals.yaml")),
     ("catalog/catalog-info.yaml", include_str!("../../pipelines/starter/catalog/catalog-info.yaml")),
     ("facts/example.csv", include_str!("../../pipelines/starter/facts/example.csv")),
     (".gitignore", "# run history and outputs of echo-health\n.echo-health/\nout/\n"),
@@ -27,6 +29,9 @@ pub fn init(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
+        // in the repository the starter reads the default pack from pipelines/checks/; the
+        // written copy reads the one written beside it
+        let text = if *name == "pipeline.yaml" { text.replace("../checks/default/", "checks/default/") } else { (*text).to_owned() };
         std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
         written.push(p);
     }

@@ -292,9 +292,17 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     // grade the stored run (its own transaction: the load is kept even if grading fails)
     let mut graded = None;
     let mut gates = Vec::new();
-    if let (Some(setup), true) = (&grading, status != RunStatus::Failed) {
+    if let (Some(setup), true) = (grading, status != RunStatus::Failed) {
         let gate_defs = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
-        match grade_stored_run(&mut store, &run_id, "run", started, setup, &gate_defs) {
+        let rid = run_id.clone();
+        let (s, result) = tokio::task::spawn_blocking(move || {
+            let r = grade_stored_run(&mut store, &rid, "run", started, &setup, &gate_defs);
+            (store, r)
+        })
+        .await
+        .context("grading panicked")?;
+        store = s;
+        match result {
             Ok((o, g)) => {
                 if !o.problems.is_empty() && status == RunStatus::Ok {
                     status = RunStatus::Partial;
