@@ -308,9 +308,16 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
         assert_eq!(n, 0, "{what}");
     }
     let ladder = ["bronze", "silver", "gold"];
-    let mut st = conn.prepare("select r.entity_ref, r.level, r.outcome, g.level_index from check_results r join grades g using (grading_id, entity_ref) where r.grading_id = ?").unwrap();
+    let checks_json: String = conn.query_row("select checks::varchar from gradings where grading_id = ?", [&grading], |r| r.get(0)).unwrap();
+    let level_of: BTreeMap<String, String> = serde_json::from_str::<Vec<Value>>(&checks_json)
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["level"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut st = conn.prepare("select r.entity_ref, r.check_id, r.outcome, g.level_index from check_results r join grades g using (grading_id, entity_ref) where r.grading_id = ?").unwrap();
     let rows: Vec<(String, String, String, i64)> = st.query_map([&grading], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
-    for (e, level, outcome, held) in rows {
+    for (e, check, outcome, held) in rows {
+        let level = &level_of[&check];
         let idx = ladder.iter().position(|l| *l == level).unwrap() as i64;
         if idx <= held {
             assert!(matches!(outcome.as_str(), "pass" | "exempt"), "{e} holds level {held} but {level} check is {outcome}");

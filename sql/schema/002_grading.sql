@@ -21,10 +21,8 @@ create table check_results (
     grading_id     varchar not null,
     run_id         varchar not null,
     entity_ref     varchar not null,
-    check_id       varchar not null,
-    level          varchar not null,
-    weight         double not null,
-    outcome        varchar not null,      -- pass | fail | unknown | error | exempt | not_applicable
+    check_id       varchar not null,      -- level, weight, expressions: in gradings.checks
+    outcome        varchar not null,      -- pass | fail | unknown | error | exempt (not applicable: no row)
     missing_facts  varchar[],             -- for unknown: the facts that were absent
     evidence       json,                  -- facts read: value, source, observed_at; catalog fields read
     error          varchar                -- for error: what SQL said

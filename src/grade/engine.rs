@@ -90,11 +90,11 @@ fn lit(s: &str) -> String {
 }
 
 /// The statement creating `eh_wide` (one row per entity of run $1: catalog columns, and
-/// every fact as a typed column). Needs `eh_cf` (current facts, with `fact_id` from
-/// `eh_fact_ids`). Fact names are validated (`[a-z0-9_.]`) before they reach SQL text.
+/// every fact as a typed column holding its latest observation at or before $2). Fact names
+/// are validated (`[a-z0-9_.]`) before they reach SQL text.
 pub fn wide_sql(facts: &FactSet) -> String {
     let mut pivot = String::new();
-    for (i, (name, ty)) in facts.facts.iter().enumerate() {
+    for (name, ty) in &facts.facts {
         let col = ty.value_column();
         let cast = match ty {
             FactType::Number => "double",
@@ -102,33 +102,17 @@ pub fn wide_sql(facts: &FactSet) -> String {
             FactType::Text => "varchar",
             FactType::Json => "json",
         };
-        let _ = write!(pivot, ",\n        any_value({col}) filter (where fact_id = {i})::{cast} as {}", quote_ident(name));
+        let _ = write!(pivot, ",\n        arg_max({col}, observed_at) filter (where fact = {})::{cast} as {}", lit(name), quote_ident(name));
     }
     format!(
-        "create or replace temp table eh_wide as\nselect b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from eh_cf group by entity_ref\n) f on f.entity_ref = b.entity_ref",
+        "create or replace temp table eh_wide as\nselect b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from facts where run_id = $1 and observed_at <= $2 group by entity_ref\n) f on f.entity_ref = b.entity_ref",
         base = sql::ENTITY_BASE.trim().trim_end_matches(';')
     )
 }
 
-/// Builds `eh_cf` and `eh_wide` for a run as of a time.
+/// Builds `eh_wide` for a run as of a time.
 pub fn build_wide(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &FactSet) -> Result<()> {
-    conn.execute_batch("create or replace temp table eh_fact_ids (fact_id integer, fact varchar)")?;
-    {
-        let mut app = conn.appender("eh_fact_ids")?;
-        for (i, name) in facts.facts.keys().enumerate() {
-            app.append_row(params![i as i64, name])?;
-        }
-        app.flush()?;
-    }
-    conn.execute(
-        &format!(
-            "create or replace temp table eh_cf as select i.fact_id, c.* from ({}) c join eh_fact_ids i on i.fact = c.fact",
-            sql::CURRENT_FACTS.trim().trim_end_matches(';')
-        ),
-        params![run_id, as_of.naive_utc()],
-    )
-    .context("building the current facts")?;
-    conn.execute(&wide_sql(facts), params![run_id]).context("building the wide fact view")?;
+    conn.execute(&wide_sql(facts), params![run_id, as_of.naive_utc()]).context("building the wide fact view")?;
     Ok(())
 }
 
@@ -144,8 +128,13 @@ fn missing_sql(c: &Check) -> String {
     format!("list_filter([{}]::varchar[], lambda m: m is not null)", items.join(", "))
 }
 
-/// One check's rows of the staged results.
+/// One check's rows of the staged results (rows where it does not apply are left out, but
+/// for those whose `applies_to` is NULL, which are rechecked for errors).
 fn check_select(c: &Check) -> String {
+    let mut facts: Vec<&String> = c.pass.facts.iter().collect();
+    facts.sort();
+    facts.dedup();
+    let fact_cols: String = facts.iter().map(|f| format!(", {}", quote_ident(f))).collect();
     format!(
         "select w.entity_ref, {id} as check_id, {level} as level, {idx} as level_index, {weight}::double as weight,
     case
@@ -155,12 +144,15 @@ fn check_select(c: &Check) -> String {
         when not w.eh_p then 'fail'
         else 'unknown'
     end as outcome,
-    case when coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null then {missing} end as missing_facts,
+    case when coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null then w.eh_missing end as missing_facts,
     null::varchar as error,
     (w.eh_a is null) or (coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null) as recheck
-from (select *, try(({a}))::boolean as eh_a, try(({p}))::boolean as eh_p from eh_wide) w
-left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}
-where w.eh_a or w.eh_a is null",
+from (
+    select entity_ref, eh_a, eh_p, case when eh_p is null then {missing} end as eh_missing
+    from (select entity_ref{fact_cols}, try(({a}))::boolean as eh_a, try(({p}))::boolean as eh_p from eh_wide)
+    where eh_a or eh_a is null
+) w
+left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}",
         id = lit(&c.id),
         level = lit(&c.level),
         idx = c.level_index,
@@ -314,7 +306,7 @@ pub fn persist(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as
     let t0 = std::time::Instant::now();
     let results: i64 = conn.query_row("select count(*) from eh_results", [], |r| r.get(0))?;
     conn.execute(
-        "insert into check_results select ?, ?, entity_ref, check_id, level, weight, outcome, missing_facts, error from eh_results where outcome <> 'not_applicable'",
+        "insert into check_results select ?, ?, entity_ref, check_id, outcome, missing_facts, error from eh_results where outcome <> 'not_applicable'",
         params![grading_id, run_id],
     )
     .context("storing check results")?;

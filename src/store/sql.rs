@@ -16,8 +16,6 @@ pub const RUN_COUNTS: &str = include_str!("../../sql/queries/run_counts.sql");
 
 /// Grading: the catalog part of the wide fact view ($1 run).
 pub const ENTITY_BASE: &str = include_str!("../../sql/grade/entity_base.sql");
-/// Grading: the latest observation of each fact ($1 run, $2 as of).
-pub const CURRENT_FACTS: &str = include_str!("../../sql/grade/current_facts.sql");
 /// Grading: grades from the staged results ($1 grading, $2 run).
 pub const GRADES: &str = include_str!("../../sql/grade/grades.sql");
 /// Grading: roll-ups by domain, system and team ($1 grading, $2 run).
