@@ -33,7 +33,9 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Run a pipeline: collect the catalog and facts, load them into the database, export.
-    #[command(after_help = "Example:\n  echo-health run pipelines/demo.yaml --format json\n\nWith --format json the last line of stdout is one JSON object:\n  {\"run_id\", \"status\": \"ok\"|\"partial\"|\"failed\", \"database\", \"output_dir\", \"entities\", \"facts\", \"errors\"}")]
+    #[command(
+        after_help = "Example:\n  echo-health run pipelines/demo.yaml --format json\n\nWith --format json the last line of stdout is one JSON object:\n  {\"run_id\", \"status\": \"ok\"|\"partial\"|\"failed\", \"database\", \"output_dir\", \"entities\", \"facts\", \"errors\"}"
+    )]
     Run {
         /// The pipeline file
         pipeline: PathBuf,
@@ -41,7 +43,9 @@ enum Command {
         format: Format,
     },
     /// Validate descriptor files and folders, and pipeline files, without running anything.
-    #[command(after_help = "Examples:\n  echo-health validate catalog-info.yaml\n  echo-health validate pipelines/demo/catalog pipelines/demo.yaml --format json\n\nWith --format json: one line per YAML document {\"file\", \"doc\", \"status\", \"ref\", \"error\"},\nstatus valid | invalid | unknown-kind | yaml-error. Exit 0 when all are valid, 2 otherwise.")]
+    #[command(
+        after_help = "Examples:\n  echo-health validate catalog-info.yaml\n  echo-health validate pipelines/demo/catalog pipelines/demo.yaml --format json\n\nWith --format json: one line per YAML document {\"file\", \"doc\", \"status\", \"ref\", \"error\"},\nstatus valid | invalid | unknown-kind | yaml-error. Exit 0 when all are valid, 2 otherwise."
+    )]
     Validate {
         /// Files or folders (folders are searched for *.yaml and *.yml)
         #[arg(required = true)]
@@ -50,7 +54,9 @@ enum Command {
         format: Format,
     },
     /// Grade a stored run again with today's checks; stored beside the original grading.
-    #[command(after_help = "Example:\n  echo-health regrade pipelines/demo.yaml --run r20261204T060000.000Z-01234\n\nTells a rule change apart from a real change: the run's facts are the same, only the checks differ.")]
+    #[command(
+        after_help = "Example:\n  echo-health regrade pipelines/demo.yaml --run r20261204T060000.000Z-01234\n\nTells a rule change apart from a real change: the run's facts are the same, only the checks differ."
+    )]
     Regrade {
         pipeline: PathBuf,
         /// The stored run (default: the latest completed run)
@@ -61,7 +67,9 @@ enum Command {
     },
     /// Show, without writing anything, which components and teams a candidate check pack
     /// would move up or down, and which checks cause it.
-    #[command(after_help = "Example:\n  echo-health plan pipelines/demo.yaml --checks new-pack.yaml\n\nGrades the latest run's stored facts with the candidate pack(s) in a transaction that is rolled back.")]
+    #[command(
+        after_help = "Example:\n  echo-health plan pipelines/demo.yaml --checks new-pack.yaml\n\nGrades the latest run's stored facts with the candidate pack(s) in a transaction that is rolled back."
+    )]
     Plan {
         pipeline: PathBuf,
         /// Candidate check pack(s), replacing the pipeline's packs
@@ -82,7 +90,10 @@ enum Command {
         force: bool,
     },
     /// Generate a synthetic organisation (deterministic) as descriptor files.
-    #[command(name = "generate-org", after_help = "Example (the benchmark's organisation):\n  echo-health generate-org --out /tmp/org --components 10000 --teams 600 --domains 40")]
+    #[command(
+        name = "generate-org",
+        after_help = "Example (the benchmark's organisation):\n  echo-health generate-org --out /tmp/org --components 10000 --teams 600 --domains 40"
+    )]
     GenerateOrg {
         #[arg(long)]
         out: PathBuf,
@@ -110,7 +121,10 @@ enum Command {
         dir: Option<PathBuf>,
     },
     /// Measure parsing and validation of a descriptor folder (CPU time, wall time, peak memory).
-    #[command(name = "bench-catalog", after_help = "Example:\n  echo-health generate-org --out /tmp/org && echo-health bench-catalog /tmp/org")]
+    #[command(
+        name = "bench-catalog",
+        after_help = "Example:\n  echo-health generate-org --out /tmp/org && echo-health bench-catalog /tmp/org"
+    )]
     BenchCatalog {
         /// Folder of descriptor files
         dir: PathBuf,
@@ -137,13 +151,7 @@ pub fn run() -> Result<ExitCode> {
         Command::GenerateOrg { out, components, teams, domains, seed } => {
             let org = synth::generate(&synth::Options { components, teams, domains, seed });
             org.write_to(&out).with_context(|| format!("cannot write to {}", out.display()))?;
-            println!(
-                "wrote {} files, {} entities, {:.1} MB to {}",
-                org.files.len(),
-                org.entities,
-                org.bytes() as f64 / 1e6,
-                out.display()
-            );
+            println!("wrote {} files, {} entities, {:.1} MB to {}", org.files.len(), org.entities, org.bytes() as f64 / 1e6, out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchGrade { components, repeat, checks, dir } => {
@@ -209,7 +217,10 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
         Err(e) => {
             eprint!("{e}");
             if format == Format::Json {
-                println!("{}", json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()}));
+                println!(
+                    "{}",
+                    json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
+                );
             }
             return Ok(ExitCode::from(2));
         }
@@ -219,7 +230,10 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
         Err(e) => {
             eprint!("{e}");
             if format == Format::Json {
-                println!("{}", json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()}));
+                println!(
+                    "{}",
+                    json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
+                );
             }
             return Ok(ExitCode::from(2));
         }
@@ -335,13 +349,27 @@ fn cmd_validate(paths: &[PathBuf], format: Format) -> Result<ExitCode> {
     for (f, walk_err) in files {
         let shown = f.display().to_string();
         if let Some(e) = walk_err {
-            all.push(DocReport { file: shown.clone(), doc: 0, line: 1, status: DocStatus::YamlError, entity_ref: None, error: Some(format!("{shown}: {e}")) });
+            all.push(DocReport {
+                file: shown.clone(),
+                doc: 0,
+                line: 1,
+                status: DocStatus::YamlError,
+                entity_ref: None,
+                error: Some(format!("{shown}: {e}")),
+            });
             continue;
         }
         let text = match read_text(&f, &shown, DEFAULT_MAX_FILE_BYTES) {
             Ok(t) => t,
             Err(e) => {
-                all.push(DocReport { file: shown, doc: 0, line: e.line.unwrap_or(1), status: DocStatus::YamlError, entity_ref: None, error: Some(e.message) });
+                all.push(DocReport {
+                    file: shown,
+                    doc: 0,
+                    line: e.line.unwrap_or(1),
+                    status: DocStatus::YamlError,
+                    entity_ref: None,
+                    error: Some(e.message),
+                });
                 continue;
             }
         };
@@ -368,10 +396,9 @@ fn cmd_validate(paths: &[PathBuf], format: Format) -> Result<ExitCode> {
     for r in &all {
         *counts.entry(r.status.as_str()).or_insert(0usize) += 1;
         match format {
-            Format::Json => println!(
-                "{}",
-                json!({"file": r.file, "doc": r.doc, "status": r.status.as_str(), "ref": r.entity_ref, "error": r.error})
-            ),
+            Format::Json => {
+                println!("{}", json!({"file": r.file, "doc": r.doc, "status": r.status.as_str(), "ref": r.entity_ref, "error": r.error}))
+            }
             Format::Text => {
                 if r.status != DocStatus::Valid {
                     println!(
@@ -442,7 +469,11 @@ fn cmd_regrade(path: &Path, run: Option<String>, format: Format) -> Result<ExitC
     let (run_id, as_of) = pick_run(&store, run)?;
     let original: Option<String> = store
         .conn()
-        .query_row("select grading_id from gradings where run_id = ? and kind = 'run' order by grading_id limit 1", duckdb::params![run_id], |r| r.get(0))
+        .query_row(
+            "select grading_id from gradings where run_id = ? and kind = 'run' order by grading_id limit 1",
+            duckdb::params![run_id],
+            |r| r.get(0),
+        )
         .ok();
     let gates = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
     let (outcome, gate_results) = pipeline::grade_stored_run(&mut store, &run_id, "regrade", as_of, &setup, &gates)?;
@@ -451,7 +482,10 @@ fn cmd_regrade(path: &Path, run: Option<String>, format: Format) -> Result<ExitC
         None => None,
     };
     match format {
-        Format::Json => println!("{}", json!({"run_id": run_id, "grading_id": outcome.grading_id, "levels": outcome.levels, "mean_score": outcome.mean_score, "mean_coverage": outcome.mean_coverage, "compared_with": original, "changes": diff.as_ref().map(|d| d.changes.len()), "gates": gate_results})),
+        Format::Json => println!(
+            "{}",
+            json!({"run_id": run_id, "grading_id": outcome.grading_id, "levels": outcome.levels, "mean_score": outcome.mean_score, "mean_coverage": outcome.mean_coverage, "compared_with": original, "changes": diff.as_ref().map(|d| d.changes.len()), "gates": gate_results})
+        ),
         Format::Text => {
             println!("regraded run {run_id} as {}: {:?}", outcome.grading_id, outcome.levels);
             match &diff {
@@ -480,7 +514,9 @@ fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format)
     let (run_id, as_of) = pick_run(&store, run)?;
     let baseline: Option<String> = store
         .conn()
-        .query_row("select grading_id from gradings where run_id = ? order by created_at desc limit 1", duckdb::params![run_id], |r| r.get(0))
+        .query_row("select grading_id from gradings where run_id = ? order by created_at desc limit 1", duckdb::params![run_id], |r| {
+            r.get(0)
+        })
         .ok();
     let Some(baseline) = baseline else { anyhow::bail!("run {run_id} has no grading to compare with") };
     let conn = store.conn_mut();
@@ -491,9 +527,15 @@ fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format)
     let diff = echo_health::grade::plan::diff(&tx, &baseline, &plan_id)?;
     tx.rollback()?;
     match format {
-        Format::Json => println!("{}", json!({"run_id": run_id, "baseline": baseline, "levels": outcome.levels, "mean_score": outcome.mean_score, "changes": diff.changes, "teams": diff.teams})),
+        Format::Json => println!(
+            "{}",
+            json!({"run_id": run_id, "baseline": baseline, "levels": outcome.levels, "mean_score": outcome.mean_score, "changes": diff.changes, "teams": diff.teams})
+        ),
         Format::Text => {
-            println!("plan for run {run_id} with {} (compared with {baseline}; nothing written)", packs.iter().map(|x| x.display().to_string()).collect::<Vec<_>>().join(", "));
+            println!(
+                "plan for run {run_id} with {} (compared with {baseline}; nothing written)",
+                packs.iter().map(|x| x.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
             println!("levels would be {:?}", outcome.levels);
             print!("{}", diff.render());
         }

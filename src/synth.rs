@@ -69,8 +69,26 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "orders", "billing", "search", "catalog", "payments", "shipping", "pricing", "identity", "ledger", "inventory",
-    "checkout", "tracking", "routing", "invoices", "profiles", "reviews", "media", "notify", "audit", "reports",
+    "orders",
+    "billing",
+    "search",
+    "catalog",
+    "payments",
+    "shipping",
+    "pricing",
+    "identity",
+    "ledger",
+    "inventory",
+    "checkout",
+    "tracking",
+    "routing",
+    "invoices",
+    "profiles",
+    "reviews",
+    "media",
+    "notify",
+    "audit",
+    "reports",
 ];
 const LANGS: &[&str] = &["java", "go", "python", "typescript", "kotlin", "rust"];
 const TYPES: &[&str] = &["service", "service", "service", "website", "library", "worker"];
@@ -174,9 +192,18 @@ pub fn generate(o: &Options) -> Org {
             let name = format!("{word}-{comp_no:05}");
             let lang = rng.pick(LANGS);
             let team = if rng.chance(80) { owner_team } else { rng.below(teams) };
-            write!(f, "---\n# {name}\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  title: {} {comp_no}\n", capitalise(word)).ok();
+            write!(
+                f,
+                "---\n# {name}\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  title: {} {comp_no}\n",
+                capitalise(word)
+            )
+            .ok();
             if rng.chance(50) {
-                write!(f, "  description: |\n    Handles {word} for system {s}.\n    Written in {lang}; see the runbook before changing it.\n").ok();
+                write!(
+                    f,
+                    "  description: |\n    Handles {word} for system {s}.\n    Written in {lang}; see the runbook before changing it.\n"
+                )
+                .ok();
             } else {
                 writeln!(f, "  description: Handles {word} requests for system {s}").ok();
             }
@@ -197,7 +224,8 @@ pub fn generate(o: &Options) -> Org {
                 writeln!(f, "    codescene.io/project-id: \"{}\"", 1000 + comp_no).ok();
             }
             if rng.chance(40) {
-                write!(f, "  links:\n    - url: https://grafana.example.com/d/{name}\n      title: Dashboard\n      icon: dashboard\n").ok();
+                write!(f, "  links:\n    - url: https://grafana.example.com/d/{name}\n      title: Dashboard\n      icon: dashboard\n")
+                    .ok();
             }
             write!(
                 f,

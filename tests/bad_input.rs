@@ -24,7 +24,11 @@ fn every_kind_of_bad_input_is_reported_and_the_rest_is_read() {
     let d = tmp.path();
     write(d, "good.yaml", component("good").as_bytes());
     // malformed YAML in the middle of a stream: the documents around it still count
-    write(d, "malformed.yaml", format!("{}---\nmetadata: {{name: broken\nspec: [\n---\n{}", component("before"), component("after")).as_bytes());
+    write(
+        d,
+        "malformed.yaml",
+        format!("{}---\nmetadata: {{name: broken\nspec: [\n---\n{}", component("before"), component("after")).as_bytes(),
+    );
     // a document that is not a mapping
     write(d, "scalar.yaml", b"just a string\n");
     write(d, "list.yaml", b"- a\n- b\n");
@@ -65,7 +69,8 @@ fn every_kind_of_bad_input_is_reported_and_the_rest_is_read() {
         "errors: {:#?}",
         catalog.errors
     );
-    let errs: Vec<&echo_health::catalog::CatalogError> = catalog.errors.iter().filter(|e| e.severity == Severity::Error && e.kind != ErrorKind::DanglingRef).collect();
+    let errs: Vec<&echo_health::catalog::CatalogError> =
+        catalog.errors.iter().filter(|e| e.severity == Severity::Error && e.kind != ErrorKind::DanglingRef).collect();
     let find = |file: &str| -> Vec<&str> { errs.iter().filter(|e| e.message.contains(file)).map(|e| e.message.as_str()).collect() };
     for (file, needle) in [
         ("malformed.yaml", "YAML syntax error"),
@@ -101,7 +106,11 @@ fn locations_are_followed_relative_to_their_file_and_cycles_are_reported() {
     write(
         d,
         "teams/a.yaml",
-        format!("{}---\napiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: back\nspec:\n  target: ../root.yaml\n", component("a")).as_bytes(),
+        format!(
+            "{}---\napiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: back\nspec:\n  target: ../root.yaml\n",
+            component("a")
+        )
+        .as_bytes(),
     );
     write(d, "teams/b.yml", component("b").as_bytes());
     write(d, "unrelated.yaml", component("never-read").as_bytes());

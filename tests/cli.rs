@@ -69,14 +69,25 @@ fn demo_runs_offline_keeps_history_and_reports_broken_descriptors() {
     assert_eq!(catalog["totalItems"], 170);
     let refs: Vec<String> = items
         .iter()
-        .map(|e| format!("{}:{}/{}", e["kind"].as_str().unwrap().to_lowercase(), e["metadata"]["namespace"].as_str().unwrap(), e["metadata"]["name"].as_str().unwrap().to_lowercase()))
+        .map(|e| {
+            format!(
+                "{}:{}/{}",
+                e["kind"].as_str().unwrap().to_lowercase(),
+                e["metadata"]["namespace"].as_str().unwrap(),
+                e["metadata"]["name"].as_str().unwrap().to_lowercase()
+            )
+        })
         .collect();
     let mut sorted = refs.clone();
     sorted.sort();
     assert_eq!(refs, sorted, "catalog.json is sorted by ref");
     assert!(items.iter().all(|e| e["relations"].is_array()));
     assert!(items.iter().any(|e| e["relations"].as_array().unwrap().iter().any(|r| r["type"] == "ownedBy")));
-    let text_api = items.iter().find(|e| e["kind"] == "API" && e["spec"]["definition"].as_str().map(|d| d.contains("openapi:")).unwrap_or(false) && e["spec"]["definition"].as_str().unwrap().len() > 200);
+    let text_api = items.iter().find(|e| {
+        e["kind"] == "API"
+            && e["spec"]["definition"].as_str().map(|d| d.contains("openapi:")).unwrap_or(false)
+            && e["spec"]["definition"].as_str().unwrap().len() > 200
+    });
     assert!(text_api.is_some(), "a $text placeholder was resolved to its file");
     assert!(!std::fs::read_to_string(output.join("catalog.json")).unwrap().contains("\"$text\""));
 
@@ -196,7 +207,13 @@ fn validate_prints_backstage_verdicts_as_json_lines() {
 #[test]
 fn validate_checks_pipeline_files_and_demo_descriptors() {
     let out = bin()
-        .args(["validate", repo().join("pipelines/demo.yaml").to_str().unwrap(), repo().join("pipelines/demo/catalog/systems").to_str().unwrap(), "--format", "json"])
+        .args([
+            "validate",
+            repo().join("pipelines/demo.yaml").to_str().unwrap(),
+            repo().join("pipelines/demo/catalog/systems").to_str().unwrap(),
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -204,7 +221,10 @@ fn validate_checks_pipeline_files_and_demo_descriptors() {
     assert!(lines.iter().all(|l| l["status"] == "valid"), "{lines:?}");
     assert_eq!(out.status.code(), Some(0));
     // a broken one in text form names file, line, field and value
-    let out = bin().args(["validate", repo().join("pipelines/demo/catalog/components/payments/billing-jobs.yaml").to_str().unwrap()]).output().unwrap();
+    let out = bin()
+        .args(["validate", repo().join("pipelines/demo/catalog/components/payments/billing-jobs.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("billing-jobs.yaml:40: invalid (document 1)") && text.contains("metadata.name"), "{text}");
@@ -269,9 +289,20 @@ fn an_interrupted_run_is_recorded_as_failed_and_earlier_runs_stay() {
     }
     // and a real one killed mid-way (it may also finish first on a fast machine)
     let org = tmp.path().join("org");
-    echo_health::synth::generate(&echo_health::synth::Options { components: 20_000, teams: 800, domains: 20, seed: 3 }).write_to(&org).unwrap();
+    echo_health::synth::generate(&echo_health::synth::Options { components: 20_000, teams: 800, domains: 20, seed: 3 })
+        .write_to(&org)
+        .unwrap();
     let big = tmp.path().join("big.yaml");
-    std::fs::write(&big, format!("name: demo\ndatabase: {}\noutput: {}/big-out\ncatalog:\n  - type: files\n    paths: [{}]\n", db_path.display(), tmp.path().display(), org.display())).unwrap();
+    std::fs::write(
+        &big,
+        format!(
+            "name: demo\ndatabase: {}\noutput: {}/big-out\ncatalog:\n  - type: files\n    paths: [{}]\n",
+            db_path.display(),
+            tmp.path().display(),
+            org.display()
+        ),
+    )
+    .unwrap();
     let mut child = bin().args(["run", big.to_str().unwrap()]).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(250));
     let _ = child.kill();
@@ -286,13 +317,15 @@ fn an_interrupted_run_is_recorded_as_failed_and_earlier_runs_stay() {
     assert!(msg.contains("interrupted"));
     assert_eq!(count(&conn, "select count(*) from runs where status = 'running'"), 0);
     // the first run is intact
-    let n: i64 = conn
-        .query_row("select count(*) from entities where run_id = ?", [first["run_id"].as_str().unwrap()], |r| r.get(0))
-        .unwrap();
+    let n: i64 =
+        conn.query_row("select count(*) from entities where run_id = ?", [first["run_id"].as_str().unwrap()], |r| r.get(0)).unwrap();
     assert_eq!(n, 170);
     // a run either committed everything or nothing
-    let mut st = conn.prepare("select r.run_id, r.status, r.entities, (select count(*) from entities e where e.run_id = r.run_id) from runs r").unwrap();
-    let rows: Vec<(String, String, Option<i64>, i64)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+    let mut st = conn
+        .prepare("select r.run_id, r.status, r.entities, (select count(*) from entities e where e.run_id = r.run_id) from runs r")
+        .unwrap();
+    let rows: Vec<(String, String, Option<i64>, i64)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
     for (id, status, declared, actual) in rows {
         if status == "failed" && declared.is_none() {
             assert_eq!(actual, 0, "{id} left partial data");

@@ -211,7 +211,9 @@ fn db(dir: &Path) -> duckdb::Connection {
 }
 
 fn outcomes(conn: &duckdb::Connection, grading: &str) -> BTreeMap<(String, String), String> {
-    let mut st = conn.prepare("select check_id, replace(entity_ref, 'component:default/', ''), outcome from check_results where grading_id = ?").unwrap();
+    let mut st = conn
+        .prepare("select check_id, replace(entity_ref, 'component:default/', ''), outcome from check_results where grading_id = ?")
+        .unwrap();
     st.query_map([grading], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?)))
         .unwrap()
         .map(Result::unwrap)
@@ -227,7 +229,8 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
     let conn = db(&f.dir);
     let got = outcomes(&conn, &grading);
     let pack_ids: Vec<String> = {
-        let mut st = conn.prepare("select unnest(from_json(checks, '[{\"id\": \"VARCHAR\"}]')).id from gradings where grading_id = ?").unwrap();
+        let mut st =
+            conn.prepare("select unnest(from_json(checks, '[{\"id\": \"VARCHAR\"}]')).id from gradings where grading_id = ?").unwrap();
         st.query_map([&grading], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     };
     assert!(pack_ids.len() >= 25, "the default pack has ~25 checks, got {}", pack_ids.len());
@@ -308,14 +311,16 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
         assert_eq!(n, 0, "{what}");
     }
     let ladder = ["bronze", "silver", "gold"];
-    let checks_json: String = conn.query_row("select checks::varchar from gradings where grading_id = ?", [&grading], |r| r.get(0)).unwrap();
+    let checks_json: String =
+        conn.query_row("select checks::varchar from gradings where grading_id = ?", [&grading], |r| r.get(0)).unwrap();
     let level_of: BTreeMap<String, String> = serde_json::from_str::<Vec<Value>>(&checks_json)
         .unwrap()
         .iter()
         .map(|c| (c["id"].as_str().unwrap().to_owned(), c["level"].as_str().unwrap().to_owned()))
         .collect();
     let mut st = conn.prepare("select r.entity_ref, r.check_id, r.outcome, g.level_index from check_results r join grades g using (grading_id, entity_ref) where r.grading_id = ?").unwrap();
-    let rows: Vec<(String, String, String, i64)> = st.query_map([&grading], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(String, String, String, i64)> =
+        st.query_map([&grading], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
     for (e, check, outcome, held) in rows {
         let level = &level_of[&check];
         let idx = ladder.iter().position(|l| *l == level).unwrap() as i64;
@@ -324,15 +329,29 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
         }
     }
     // summary and levels
-    assert_eq!(summary["levels"]["none"].as_u64().unwrap() + summary["levels"]["bronze"].as_u64().unwrap() + summary["levels"]["silver"].as_u64().unwrap() + summary["levels"]["gold"].as_u64().unwrap(), 6);
-    let good_level: String = conn.query_row("select level from grades where grading_id = ? and entity_ref = 'component:default/good'", [&grading], |r| r.get(0)).unwrap();
+    assert_eq!(
+        summary["levels"]["none"].as_u64().unwrap()
+            + summary["levels"]["bronze"].as_u64().unwrap()
+            + summary["levels"]["silver"].as_u64().unwrap()
+            + summary["levels"]["gold"].as_u64().unwrap(),
+        6
+    );
+    let good_level: String = conn
+        .query_row("select level from grades where grading_id = ? and entity_ref = 'component:default/good'", [&grading], |r| r.get(0))
+        .unwrap();
     assert_eq!(good_level, "gold");
     // roll-ups: the domain sees its system's components; the team sees what it owns
     let (n, levels): (i64, String) = conn
         .query_row("select entities, levels::varchar from rollups where grading_id = ? and scope = 'domain' and scope_ref = 'domain:default/dom-a'", [&grading], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert_eq!(n, 4, "good, bare, no-facts, old: {levels}");
-    let team: i64 = conn.query_row("select entities from rollups where grading_id = ? and scope = 'team' and scope_ref = 'group:default/team-a'", [&grading], |r| r.get(0)).unwrap();
+    let team: i64 = conn
+        .query_row(
+            "select entities from rollups where grading_id = ? and scope = 'team' and scope_ref = 'group:default/team-a'",
+            [&grading],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(team, 5);
 }
 
@@ -352,7 +371,10 @@ fn regrade_reproduces_an_unchanged_run_and_exemptions_never_lower_a_level() {
         let mut st = conn
             .prepare("select entity_ref, level, score, coverage, passed, failed, unknown, next_missing::varchar from grades where grading_id = ? order by entity_ref")
             .unwrap();
-        st.query_map([g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))).unwrap().map(Result::unwrap).collect()
+        st.query_map([g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
     assert_eq!(grades(&g1), grades(&g2), "regrading an unchanged run reproduces its grades");
     assert_eq!(outcomes(&conn, &g1), outcomes(&conn, &g2));
@@ -361,7 +383,9 @@ fn regrade_reproduces_an_unchanged_run_and_exemptions_never_lower_a_level() {
     // exempt every failing or unknown check of every component, one at a time: no level drops
     let conn = db(&f.dir);
     let blocking: Vec<(String, String)> = {
-        let mut st = conn.prepare("select entity_ref, check_id from check_results where grading_id = ? and outcome in ('fail', 'unknown') order by 1, 2").unwrap();
+        let mut st = conn
+            .prepare("select entity_ref, check_id from check_results where grading_id = ? and outcome in ('fail', 'unknown') order by 1, 2")
+            .unwrap();
         st.query_map([&g1], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     };
     let before: BTreeMap<String, i64> = {
@@ -372,7 +396,9 @@ fn regrade_reproduces_an_unchanged_run_and_exemptions_never_lower_a_level() {
     assert!(blocking.len() > 20);
     let mut yaml = String::from("exemptions:\n");
     for (i, (e, c)) in blocking.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
-        yaml.push_str(&format!("  - {{entity: \"{e}\", check: {c}, reason: accepted-risk, approver: cto, justification: test {i}, expires: 2099-01-01}}\n"));
+        yaml.push_str(&format!(
+            "  - {{entity: \"{e}\", check: {c}, reason: accepted-risk, approver: cto, justification: test {i}, expires: 2099-01-01}}\n"
+        ));
     }
     std::fs::write(f.dir.join("exempt.yaml"), yaml).unwrap();
     let (code, re, stderr) = run(&f.dir, &["regrade", "p.yaml", "--format", "json"]);
@@ -385,7 +411,8 @@ fn regrade_reproduces_an_unchanged_run_and_exemptions_never_lower_a_level() {
         assert!(after[e] >= *l, "{e} dropped from {l} to {}", after[e]);
     }
     assert!(after.iter().any(|(e, l)| *l > before[e]), "some exemption raised a level");
-    let exempt: i64 = conn.query_row("select count(*) from check_results where grading_id = ? and outcome = 'exempt'", [&g3], |r| r.get(0)).unwrap();
+    let exempt: i64 =
+        conn.query_row("select count(*) from check_results where grading_id = ? and outcome = 'exempt'", [&g3], |r| r.get(0)).unwrap();
     assert_eq!(exempt as usize, blocking.iter().enumerate().filter(|(i, _)| i % 3 == 0).count());
 }
 
@@ -398,7 +425,9 @@ fn runtime_errors_become_error_outcomes_and_bad_exemptions_name_their_line() {
         "checks:\n  - id: ratio_of_reviews\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    applies_to: kind = 'Component' and github.required_reviews is not null\n    pass: 10 // github.required_reviews::integer > 1\n",
     )
     .unwrap();
-    let p = std::fs::read_to_string(f.dir.join("p.yaml")).unwrap().replace("grading:\n  checks: [", &format!("grading:\n  checks: [{}, ", pack.display()));
+    let p = std::fs::read_to_string(f.dir.join("p.yaml"))
+        .unwrap()
+        .replace("grading:\n  checks: [", &format!("grading:\n  checks: [{}, ", pack.display()));
     std::fs::write(f.dir.join("p.yaml"), p).unwrap();
     std::fs::write(
         f.dir.join("exempt.yaml"),
@@ -441,7 +470,9 @@ fn bad_packs_are_reported_together_with_file_and_line_before_anything_runs() {
         "checks:\n  - id: a_check\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    pass: true\n  - id: a_check\n    title: t\n    description: d\n    remediation: r\n    level: platinum\n    pass: true\n  - id: Bad-Id\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    pass: \"true; drop table runs\"\n  - id: typo\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    pass: github.default_branch_protectd\n  - id: not_sql\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    pass: lifecycle = = 'x'\n  - id: not_boolean\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    pass: length(name)\n",
     )
     .unwrap();
-    let p = std::fs::read_to_string(f.dir.join("p.yaml")).unwrap().replace("grading:\n  checks: [", &format!("grading:\n  checks: [{}, ", pack.display()));
+    let p = std::fs::read_to_string(f.dir.join("p.yaml"))
+        .unwrap()
+        .replace("grading:\n  checks: [", &format!("grading:\n  checks: [{}, ", pack.display()));
     std::fs::write(f.dir.join("p.yaml"), p).unwrap();
     let (code, _, stderr) = run(&f.dir, &["run", "p.yaml"]);
     assert_eq!(code, 2);
@@ -458,8 +489,9 @@ fn bad_packs_are_reported_together_with_file_and_line_before_anything_runs() {
     assert!(!f.dir.join(".echo-health/t.duckdb").exists());
     // SQL problems are found by preparing the expressions (reported once the pack parses)
     let fixed = std::fs::read_to_string(&pack).unwrap();
-    let only_sql: String = fixed.split("  - id: a_check").skip(1).take(1).map(|s| format!("checks:\n  - id: a_check{s}")).collect::<String>()
-        + &fixed[fixed.find("  - id: not_sql").unwrap()..];
+    let only_sql: String =
+        fixed.split("  - id: a_check").skip(1).take(1).map(|s| format!("checks:\n  - id: a_check{s}")).collect::<String>()
+            + &fixed[fixed.find("  - id: not_sql").unwrap()..];
     std::fs::write(&pack, only_sql).unwrap();
     let (code, _, stderr) = run(&f.dir, &["run", "p.yaml"]);
     assert_eq!(code, 2);
@@ -487,7 +519,10 @@ fn the_demo_grades_its_company_with_a_spread_of_levels_and_plan_writes_nothing()
     let text = text
         .replace("demo/", &format!("{}/", repo().join("pipelines/demo").display()))
         .replace("checks/default/", &format!("{}/", repo().join("pipelines/checks/default").display()))
-        .replace("output: .echo-health/demo-out", &format!("output: {}/out\ndatabase: {}/demo.duckdb", tmp.path().display(), tmp.path().display()));
+        .replace(
+            "output: .echo-health/demo-out",
+            &format!("output: {}/out\ndatabase: {}/demo.duckdb", tmp.path().display(), tmp.path().display()),
+        );
     std::fs::write(tmp.path().join("demo.yaml"), text).unwrap();
     let (code, s, stderr) = run(tmp.path(), &["run", "demo.yaml", "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
@@ -497,7 +532,14 @@ fn the_demo_grades_its_company_with_a_spread_of_levels_and_plan_writes_nothing()
     assert!(s["mean_score"].as_f64().unwrap() > 0.5 && s["mean_coverage"].as_f64().unwrap() > 0.5);
     let before = std::fs::read(tmp.path().join("demo.duckdb")).unwrap().len();
     let out = bin()
-        .args(["plan", "demo.yaml", "--checks", repo().join("pipelines/checks/default/catalog.yaml").to_str().unwrap(), "--checks", repo().join("pipelines/checks/default/signals.yaml").to_str().unwrap()])
+        .args([
+            "plan",
+            "demo.yaml",
+            "--checks",
+            repo().join("pipelines/checks/default/catalog.yaml").to_str().unwrap(),
+            "--checks",
+            repo().join("pipelines/checks/default/signals.yaml").to_str().unwrap(),
+        ])
         .current_dir(tmp.path())
         .output()
         .unwrap();
@@ -531,7 +573,10 @@ fn roll_ups_can_be_weighted_by_a_numeric_fact() {
         )
         .unwrap();
     assert!((weighted - expected).abs() < 1e-9, "{weighted} vs {expected}");
-    let (mean, weighted_dom): (f64, Option<f64>) =
-        conn.query_row("select mean_score, weighted_mean_score from rollups where grading_id = ? and scope = 'team'", [g], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (mean, weighted_dom): (f64, Option<f64>) = conn
+        .query_row("select mean_score, weighted_mean_score from rollups where grading_id = ? and scope = 'team'", [g], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert!(weighted_dom.is_some() && (mean - weighted_dom.unwrap()).abs() > 1e-6, "weighting changes the mean here");
 }

@@ -76,7 +76,8 @@ fn fast_path_agrees_with_full_parser_on_shared_corpora() {
 #[test]
 fn mutated_descriptors_never_split_the_parsers_or_panic() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut inputs: Vec<String> = yaml_files(&root.join("pipelines/demo/catalog")).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let mut inputs: Vec<String> =
+        yaml_files(&root.join("pipelines/demo/catalog")).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     if let Some(shared) = common::shared_dir("mutated_descriptors (shared part)") {
         for f in yaml_files(&shared.join("fixtures/catalog/parity/cases")) {
             if let Ok(t) = std::fs::read_to_string(&f) {

@@ -146,7 +146,10 @@ fn walk(root: &Path, matcher: Option<&GlobMatcher>, exts: &[&str], errors: &mut 
             Err(e) => {
                 let path = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| root.display().to_string());
                 let msg = if e.loop_ancestor().is_some() {
-                    format!("{path}: symbolic link loop (points back to {})", e.loop_ancestor().map(|a| a.display().to_string()).unwrap_or_default())
+                    format!(
+                        "{path}: symbolic link loop (points back to {})",
+                        e.loop_ancestor().map(|a| a.display().to_string()).unwrap_or_default()
+                    )
                 } else {
                     format!("{path}: {}", e.io_error().map(|x| x.to_string()).unwrap_or_else(|| e.to_string()))
                 };
@@ -164,8 +167,8 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 
 /// Reads a text file with the size limit and UTF-8 check; errors name the file (and line).
 pub fn read_text(path: &Path, display: &str, max: u64) -> Result<String, CatalogError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CatalogError::file(ErrorKind::Io, display, None, format!("{display}: cannot read: {e}")))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| CatalogError::file(ErrorKind::Io, display, None, format!("{display}: cannot read: {e}")))?;
     if meta.is_dir() {
         return Err(CatalogError::file(ErrorKind::Io, display, None, format!("{display}: is a folder, not a file")));
     }
@@ -181,8 +184,8 @@ pub fn read_text(path: &Path, display: &str, max: u64) -> Result<String, Catalog
             ),
         ));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| CatalogError::file(ErrorKind::Io, display, None, format!("{display}: cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| CatalogError::file(ErrorKind::Io, display, None, format!("{display}: cannot read: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let off = e.utf8_error().valid_up_to();
         let line = line_of(e.as_bytes(), off);
@@ -364,7 +367,9 @@ fn resolve_placeholders(v: &mut Value, path: &mut Vec<String>, ctx: &Placeholder
         if target.contains("://") {
             errors.push(problem(
                 super::Severity::Warning,
-                format!("{display}:{line}: {k} placeholder targets a URL ({target}), which the files source does not fetch; left unresolved"),
+                format!(
+                    "{display}:{line}: {k} placeholder targets a URL ({target}), which the files source does not fetch; left unresolved"
+                ),
             ));
             return;
         }
@@ -390,10 +395,8 @@ fn resolve_placeholders(v: &mut Value, path: &mut Vec<String>, ctx: &Placeholder
         };
         match resolved {
             Ok(r) => *v = r,
-            Err(msg) => errors.push(problem(
-                super::Severity::Error,
-                format!("{display}:{line}: {k} placeholder \"{target}\" ({pdisplay}) is {msg}"),
-            )),
+            Err(msg) => errors
+                .push(problem(super::Severity::Error, format!("{display}:{line}: {k} placeholder \"{target}\" ({pdisplay}) is {msg}"))),
         }
         return;
     }
@@ -499,10 +502,7 @@ pub fn read_catalog(patterns: &[String], opts: &FilesOptions) -> FilesOutput {
                 next_chain.push(path.clone());
                 follow_location(&value, &dir, &display, line, &next_chain, &mut queue, &mut out.errors);
             }
-            out.docs.push(RawDoc {
-                value,
-                origin: Origin { file: display.clone(), doc: index, line, location_dir: dir.clone() },
-            });
+            out.docs.push(RawDoc { value, origin: Origin { file: display.clone(), doc: index, line, location_dir: dir.clone() } });
         }
     }
     out

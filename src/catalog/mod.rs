@@ -493,10 +493,7 @@ fn resolve_all(set: &mut Set, errors: &mut Vec<CatalogError>) {
         };
         let team_start = if e.kind == "Group" { Some(e.ref_str.clone()) } else { owner.clone().filter(|o| o.starts_with("group:")) };
         if let Some(t) = team_start {
-            res.team_chain = team_chains
-                .entry(t.clone())
-                .or_insert_with(|| chain_to_root(&t, &group_parent, "group", &mut cycles))
-                .clone();
+            res.team_chain = team_chains.entry(t.clone()).or_insert_with(|| chain_to_root(&t, &group_parent, "group", &mut cycles)).clone();
         }
         res.owner = owner;
         let system = match e.kind.as_str() {
@@ -539,10 +536,7 @@ fn resolve_all(set: &mut Set, errors: &mut Vec<CatalogError>) {
 pub fn backstage_json(e: &Entity, relations: &[Relation]) -> Value {
     let mut v = e.value.clone();
     if let Value::Object(m) = &mut v {
-        let rels: Vec<Value> = relations
-            .iter()
-            .map(|r| serde_json::json!({"type": r.rel_type, "targetRef": r.target}))
-            .collect();
+        let rels: Vec<Value> = relations.iter().map(|r| serde_json::json!({"type": r.rel_type, "targetRef": r.target})).collect();
         m.insert("relations".into(), Value::Array(rels));
     }
     v
@@ -568,15 +562,33 @@ mod tests {
     #[test]
     fn relations_resolution_duplicates_and_augmentation() {
         let docs = vec![
-            doc(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Domain", "metadata": {"name": "root-d"}, "spec": {"owner": "org"}}), "d.yaml"),
-            doc(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Domain", "metadata": {"name": "sub-d"}, "spec": {"owner": "org", "subdomainOf": "root-d"}}), "d.yaml"),
-            doc(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "System", "metadata": {"name": "sys"}, "spec": {"owner": "team-a", "domain": "sub-d"}}), "s.yaml"),
-            doc(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "org"}, "spec": {"type": "org", "children": ["team-a"]}}), "g.yaml"),
-            doc(json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "Team-A"}, "spec": {"type": "team", "children": []}}), "g.yaml"),
+            doc(
+                json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Domain", "metadata": {"name": "root-d"}, "spec": {"owner": "org"}}),
+                "d.yaml",
+            ),
+            doc(
+                json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Domain", "metadata": {"name": "sub-d"}, "spec": {"owner": "org", "subdomainOf": "root-d"}}),
+                "d.yaml",
+            ),
+            doc(
+                json!({"apiVersion": "backstage.io/v1alpha1", "kind": "System", "metadata": {"name": "sys"}, "spec": {"owner": "team-a", "domain": "sub-d"}}),
+                "s.yaml",
+            ),
+            doc(
+                json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "org"}, "spec": {"type": "org", "children": ["team-a"]}}),
+                "g.yaml",
+            ),
+            doc(
+                json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "Team-A"}, "spec": {"type": "team", "children": []}}),
+                "g.yaml",
+            ),
             doc(comp("svc", "team-a", Some("sys")), "a.yaml"),
             doc(comp("svc", "someone-else", None), "b.yaml"),
             doc(comp("lonely", "ghost", None), "c.yaml"),
-            doc(json!({"apiVersion": "x.io/v1", "kind": "GroupAugmentation", "metadata": {"name": "team-a", "annotations": {"slack.com/channel": "#a"}, "tags": ["oncall"]}}), "aug.yaml"),
+            doc(
+                json!({"apiVersion": "x.io/v1", "kind": "GroupAugmentation", "metadata": {"name": "team-a", "annotations": {"slack.com/channel": "#a"}, "tags": ["oncall"]}}),
+                "aug.yaml",
+            ),
             doc(json!({"apiVersion": "x.io/v1", "kind": "ComponentAugmentation", "metadata": {"name": "nobody"}}), "aug.yaml"),
         ];
         let cat = Catalog::assemble(docs, vec![], vec![]);

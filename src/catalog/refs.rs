@@ -13,11 +13,7 @@ pub struct EntityRef {
 
 impl EntityRef {
     pub fn new(kind: &str, namespace: &str, name: &str) -> EntityRef {
-        EntityRef {
-            kind: kind.to_lowercase(),
-            namespace: namespace.to_lowercase(),
-            name: name.to_lowercase(),
-        }
+        EntityRef { kind: kind.to_lowercase(), namespace: namespace.to_lowercase(), name: name.to_lowercase() }
     }
 
     /// Parses a reference found in a spec field. `default_kind` is the field's default (Group
@@ -116,7 +112,9 @@ mod tests {
         assert!(EntityRef::parse("db", None, "default").unwrap_err().contains("kind"));
         assert!(EntityRef::parse("group:", Some("group"), "default").is_err());
         assert!(EntityRef::parse("a:b:c", Some("group"), "default").is_err());
-        for (s, k) in [("Team-A", Some("Group")), ("user:ops/Jane", Some("group")), ("db", None), ("group:", Some("group")), ("x/Y", Some("API"))] {
+        for (s, k) in
+            [("Team-A", Some("Group")), ("user:ops/Jane", Some("group")), ("db", None), ("group:", Some("group")), ("x/Y", Some("API"))]
+        {
             assert_eq!(canonical(s, k, "ns"), EntityRef::parse(s, k, "ns").map(|r| r.to_string()), "{s}");
         }
     }

@@ -185,7 +185,10 @@ fn envelope(root: &Map<String, Value>) -> Result<(), Verdict> {
     }
     for key in root.keys() {
         if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec" | "relations" | "status") {
-            return Err(invalid(key.as_str(), format!("unknown top-level field \"{key}\": only apiVersion, kind, metadata and spec are allowed")));
+            return Err(invalid(
+                key.as_str(),
+                format!("unknown top-level field \"{key}\": only apiVersion, kind, metadata and spec are allowed"),
+            ));
         }
     }
     check_string(&root["apiVersion"], "apiVersion", true)?;
@@ -223,7 +226,10 @@ fn envelope(root: &Map<String, Value>) -> Result<(), Verdict> {
     for key in ["labels", "annotations"] {
         if let Some(v) = meta.get(key) {
             let Value::Object(m) = v else {
-                return Err(invalid(format!("metadata.{key}"), format!("metadata.{key} must be a mapping of strings, but found {}", show(v))));
+                return Err(invalid(
+                    format!("metadata.{key}"),
+                    format!("metadata.{key} must be a mapping of strings, but found {}", show(v)),
+                ));
             };
             for (k, val) in m {
                 if !val.is_string() {
@@ -249,7 +255,10 @@ fn envelope(root: &Map<String, Value>) -> Result<(), Verdict> {
         };
         for (i, l) in items.iter().enumerate() {
             let Value::Object(link) = l else {
-                return Err(invalid(format!("metadata.links.{i}"), format!("metadata.links.{i} must be a mapping with a url, but found {}", show(l))));
+                return Err(invalid(
+                    format!("metadata.links.{i}"),
+                    format!("metadata.links.{i} must be a mapping with a url, but found {}", show(l)),
+                ));
             };
             let Some(url) = link.get("url") else {
                 return Err(invalid(format!("metadata.links.{i}"), format!("metadata.links.{i} has no url")));
@@ -293,10 +302,7 @@ fn field_formats(root: &Map<String, Value>) -> Result<(), Verdict> {
     if !is_valid_object_name(name) {
         return Err(invalid(
             "metadata.name",
-            format!(
-                "metadata.name \"{}\" is not valid: expected 1-63 characters [a-zA-Z0-9] separated by any of - _ .",
-                truncate(name)
-            ),
+            format!("metadata.name \"{}\" is not valid: expected 1-63 characters [a-zA-Z0-9] separated by any of - _ .", truncate(name)),
         ));
     }
     if let Some(ns) = meta.get("namespace").and_then(Value::as_str) {
@@ -340,10 +346,7 @@ fn field_formats(root: &Map<String, Value>) -> Result<(), Verdict> {
             if !is_valid_tag(s) {
                 return Err(invalid(
                     format!("metadata.tags.{i}"),
-                    format!(
-                        "tag \"{}\" is not valid: expected 1-63 lower-case letters, digits and : + # joined by single -",
-                        truncate(s)
-                    ),
+                    format!("tag \"{}\" is not valid: expected 1-63 lower-case letters, digits and : + # joined by single -", truncate(s)),
                 ));
             }
         }
@@ -499,7 +502,10 @@ pub fn augmentation_target_kind(kind: &str) -> Option<&str> {
 
 fn validate_inner(doc: &Value) -> Result<Verdict, Verdict> {
     let Value::Object(root) = doc else {
-        return Err(invalid("", format!("a descriptor document must be a mapping (apiVersion, kind, metadata, spec), but found {}", type_name(doc))));
+        return Err(invalid(
+            "",
+            format!("a descriptor document must be a mapping (apiVersion, kind, metadata, spec), but found {}", type_name(doc)),
+        ));
     };
     envelope(root)?;
     field_formats(root)?;

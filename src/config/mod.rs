@@ -253,14 +253,20 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                             yaml::PValue::Map(entries) => {
                                 for (k, kl, v) in entries {
                                     if !crate::sources::is_valid_fact_name(k) {
-                                        errs.push(*kl, format!("{path}.declares: \"{k}\" is not a fact name (snake_case parts joined by dots)"));
+                                        errs.push(
+                                            *kl,
+                                            format!("{path}.declares: \"{k}\" is not a fact name (snake_case parts joined by dots)"),
+                                        );
                                     }
                                     match &v.value {
                                         yaml::PValue::String(t) => match crate::grade::sqlexpr::FactType::parse(t) {
                                             Some(ft) => {
                                                 declares.insert(k.clone(), ft);
                                             }
-                                            None => errs.push(*kl, format!("{path}.declares.{k}: type \"{t}\" is not number, boolean, text or json")),
+                                            None => errs.push(
+                                                *kl,
+                                                format!("{path}.declares.{k}: type \"{t}\" is not number, boolean, text or json"),
+                                            ),
                                         },
                                         _ => errs.push(*kl, format!("{path}.declares.{k}: give the type as number, boolean, text or json")),
                                     }

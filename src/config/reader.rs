@@ -172,4 +172,3 @@ pub(crate) fn display_path(p: &str) -> String {
         p.to_owned()
     }
 }
-

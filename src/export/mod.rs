@@ -32,11 +32,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The catalog export as JSON.
 pub fn catalog_json(catalog: &Catalog) -> Value {
-    let items: Vec<Value> = catalog
-        .entities
-        .iter()
-        .map(|e| backstage_json(e, catalog.relations_of(&e.ref_str)))
-        .collect();
+    let items: Vec<Value> = catalog.entities.iter().map(|e| backstage_json(e, catalog.relations_of(&e.ref_str))).collect();
     json!({"items": items, "totalItems": catalog.entities.len(), "pageInfo": {}})
 }
 

@@ -102,7 +102,8 @@ pub fn wide_sql(facts: &FactSet) -> String {
             FactType::Text => "varchar",
             FactType::Json => "json",
         };
-        let _ = write!(pivot, ",\n        arg_max({col}, observed_at) filter (where fact = {})::{cast} as {}", lit(name), quote_ident(name));
+        let _ =
+            write!(pivot, ",\n        arg_max({col}, observed_at) filter (where fact = {})::{cast} as {}", lit(name), quote_ident(name));
     }
     format!(
         "create or replace temp table eh_wide as\nselect b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from facts where run_id = $1 and observed_at <= $2 group by entity_ref\n) f on f.entity_ref = b.entity_ref",
@@ -213,7 +214,10 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
         exemptions.push((x.clone(), status));
     }
     if let Some(wf) = &setup.weight_fact {
-        conn.execute(&format!("insert into eh_weights select entity_ref, {} from eh_wide where {} is not null", quote_ident(wf), quote_ident(wf)), [])?;
+        conn.execute(
+            &format!("insert into eh_weights select entity_ref, {} from eh_wide where {} is not null", quote_ident(wf), quote_ident(wf)),
+            [],
+        )?;
     }
 
     // every check on every entity, set-based
@@ -260,7 +264,15 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
 
 /// Stores a staged grading as `grading_id` (in the caller's transaction): the grading
 /// record, exemptions, check results, grades, roll-ups; returns the summary.
-pub fn persist(conn: &Connection, run_id: &str, grading_id: &str, kind: &str, as_of: DateTime<Utc>, setup: &Setup, staged: &Staged) -> Result<Outcome> {
+pub fn persist(
+    conn: &Connection,
+    run_id: &str,
+    grading_id: &str,
+    kind: &str,
+    as_of: DateTime<Utc>,
+    setup: &Setup,
+    staged: &Staged,
+) -> Result<Outcome> {
     let checks_json: Vec<serde_json::Value> = setup
         .pack
         .checks

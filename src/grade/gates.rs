@@ -29,17 +29,29 @@ pub fn validate(p: &Pipeline, gates: &[Gate], facts: &FactSet) -> Result<(), Con
         match g {
             Gate::MinLevel { name, level, where_sql, line } => {
                 if !ladder.contains(level) {
-                    errors.push(ConfigError { file: p.file.display().to_string(), line: *line, message: format!("gate \"{name}\": level \"{level}\" is not on the ladder ({})", ladder.join(" < ")) });
+                    errors.push(ConfigError {
+                        file: p.file.display().to_string(),
+                        line: *line,
+                        message: format!("gate \"{name}\": level \"{level}\" is not on the ladder ({})", ladder.join(" < ")),
+                    });
                 }
                 if let Some(w) = where_sql {
                     if let Err(m) = analyse(w, facts, CATALOG_COLUMNS) {
-                        errors.push(ConfigError { file: p.file.display().to_string(), line: *line, message: format!("gate \"{name}\": where: {m}") });
+                        errors.push(ConfigError {
+                            file: p.file.display().to_string(),
+                            line: *line,
+                            message: format!("gate \"{name}\": where: {m}"),
+                        });
                     }
                 }
             }
             Gate::MinMeanScore { name, value, scope, line } => {
                 if !(0.0..=1.0).contains(value) {
-                    errors.push(ConfigError { file: p.file.display().to_string(), line: *line, message: format!("gate \"{name}\": min_mean_score must be between 0 and 1") });
+                    errors.push(ConfigError {
+                        file: p.file.display().to_string(),
+                        line: *line,
+                        message: format!("gate \"{name}\": min_mean_score must be between 0 and 1"),
+                    });
                 }
                 if scope_kind(scope).is_none() {
                     errors.push(ConfigError {
@@ -68,7 +80,13 @@ fn scope_kind(scope: &str) -> Option<&'static str> {
 }
 
 /// Evaluates the gates on a grading (needs the grading's `eh_wide` for `where`).
-pub fn evaluate(conn: &Connection, grading_id: &str, ladder: &[String], gates: &[Gate], facts: &FactSet) -> anyhow::Result<Vec<GateResult>> {
+pub fn evaluate(
+    conn: &Connection,
+    grading_id: &str,
+    ladder: &[String],
+    gates: &[Gate],
+    facts: &FactSet,
+) -> anyhow::Result<Vec<GateResult>> {
     let mut out = Vec::new();
     for g in gates {
         match g {
@@ -82,7 +100,8 @@ pub fn evaluate(conn: &Connection, grading_id: &str, ladder: &[String], gates: &
                     "select g.entity_ref, coalesce(g.level, 'none') from grades g join eh_wide w on w.entity_ref = g.entity_ref where g.grading_id = ? and g.level_index < ? and coalesce(({cond}), false) order by g.entity_ref"
                 );
                 let mut st = conn.prepare(&q)?;
-                let rows: Vec<(String, String)> = st.query_map(params![grading_id, idx], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                let rows: Vec<(String, String)> =
+                    st.query_map(params![grading_id, idx], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
                 out.push(GateResult {
                     name: name.clone(),
                     passed: rows.is_empty(),

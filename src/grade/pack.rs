@@ -79,7 +79,10 @@ fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<
 
 fn is_snake_id(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty() && b.len() <= 64 && b[0].is_ascii_lowercase() && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// Reads the packs, in order. `levels` is the ladder, `facts` what checks may read,
@@ -265,7 +268,16 @@ pub fn load_exemptions(files: &[PathBuf], pack: &Pack) -> Result<Vec<Exemption>,
             };
             if let Some(expires) = expires {
                 if !entity_ref.is_empty() && !check_id.is_empty() {
-                    out.push(Exemption { entity: entity_ref, check_id, reason, approver, justification, expires, file: shown.clone(), line: n.line });
+                    out.push(Exemption {
+                        entity: entity_ref,
+                        check_id,
+                        reason,
+                        approver,
+                        justification,
+                        expires,
+                        file: shown.clone(),
+                        line: n.line,
+                    });
                 }
             }
         }

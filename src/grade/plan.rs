@@ -74,13 +74,7 @@ impl Diff {
         let down = self.changes.len() - up;
         out.push_str(&format!("{} components change level ({up} up, {down} down)\n", self.changes.len()));
         for c in &self.changes {
-            out.push_str(&format!(
-                "  {}: {} -> {} (owner {})\n",
-                c.entity_ref,
-                c.before,
-                c.after,
-                c.owner.as_deref().unwrap_or("none")
-            ));
+            out.push_str(&format!("  {}: {} -> {} (owner {})\n", c.entity_ref, c.before, c.after, c.owner.as_deref().unwrap_or("none")));
             for (check, b, a) in &c.causes {
                 out.push_str(&format!("      {check}: {b} -> {a}\n"));
             }

@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn quotes_dotted_facts_and_collects_them() {
-        let e = analyse("github.default_branch_protected and \"ci.test_coverage_pct\" >= 60 and lifecycle = 'a.b'", &set(), &["lifecycle"]).unwrap();
+        let e = analyse("github.default_branch_protected and \"ci.test_coverage_pct\" >= 60 and lifecycle = 'a.b'", &set(), &["lifecycle"])
+            .unwrap();
         assert_eq!(e.sql, "\"github.default_branch_protected\" and \"ci.test_coverage_pct\" >= 60 and lifecycle = 'a.b'");
         assert_eq!(e.facts, vec!["ci.test_coverage_pct", "github.default_branch_protected"]);
         assert_eq!(e.columns, vec!["lifecycle"]);
@@ -230,7 +231,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_one_expression() {
-        for bad in ["true; drop table runs", "true) or (1=1", "(true", "x -- c", "x /* c */", "x = $1", "x = ?", "'open", "", "github.nope", "\"ci.nope\""] {
+        for bad in [
+            "true; drop table runs",
+            "true) or (1=1",
+            "(true",
+            "x -- c",
+            "x /* c */",
+            "x = $1",
+            "x = ?",
+            "'open",
+            "",
+            "github.nope",
+            "\"ci.nope\"",
+        ] {
             assert!(analyse(bad, &set(), &[]).is_err(), "{bad}");
         }
     }

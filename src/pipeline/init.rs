@@ -18,7 +18,8 @@ const FILES: &[(&str, &str)] = &[
 /// Writes the starter into `dir`; refuses to overwrite existing files unless `force`.
 pub fn init(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
     if !force {
-        let existing: Vec<String> = FILES.iter().map(|(n, _)| dir.join(n)).filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
+        let existing: Vec<String> =
+            FILES.iter().map(|(n, _)| dir.join(n)).filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
         if !existing.is_empty() {
             bail!("{} already exist{}; use --force to overwrite", existing.join(", "), if existing.len() == 1 { "s" } else { "" });
         }

@@ -200,18 +200,13 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
 
     // classify problems against the tolerances
     let rejected = catalog.rejected_count();
-    let reference_errors = catalog
-        .errors
-        .iter()
-        .filter(|e| e.severity == Severity::Error && !e.kind.is_rejected_descriptor())
-        .count();
+    let reference_errors = catalog.errors.iter().filter(|e| e.severity == Severity::Error && !e.kind.is_rejected_descriptor()).count();
     let fact_errors: usize = sources
         .iter()
         .flat_map(|s| &s.errors)
         .filter(|e| matches!(e.kind, SourceErrorKind::BadRecord | SourceErrorKind::UnknownEntity))
         .count();
-    let source_unavailable: usize =
-        sources.iter().flat_map(|s| &s.errors).filter(|e| e.kind == SourceErrorKind::Unavailable).count();
+    let source_unavailable: usize = sources.iter().flat_map(|s| &s.errors).filter(|e| e.kind == SourceErrorKind::Unavailable).count();
     let warnings = catalog.errors.iter().filter(|e| e.severity == Severity::Warning).count();
     let errors = catalog.error_count() + fact_errors + source_unavailable;
     let t = &p.tolerances;
@@ -223,10 +218,8 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         ));
     }
     if reference_errors as u64 > t.max_reference_errors {
-        failures.push(format!(
-            "{reference_errors} reference errors, more than tolerances.max_reference_errors = {}",
-            t.max_reference_errors
-        ));
+        failures
+            .push(format!("{reference_errors} reference errors, more than tolerances.max_reference_errors = {}", t.max_reference_errors));
     }
     if fact_errors as u64 > t.max_fact_errors {
         failures.push(format!("{fact_errors} fact records rejected, more than tolerances.max_fact_errors = {}", t.max_fact_errors));
@@ -334,12 +327,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     drop(store);
     drop(lock);
 
-    let mut problems: Vec<String> = catalog
-        .errors
-        .iter()
-        .filter(|e| e.severity == Severity::Error)
-        .map(|e| e.message.clone())
-        .collect();
+    let mut problems: Vec<String> = catalog.errors.iter().filter(|e| e.severity == Severity::Error).map(|e| e.message.clone()).collect();
     problems.extend(sources.iter().flat_map(|s| s.errors.iter().map(|e| e.message.clone())));
     if let Some(g) = &graded {
         problems.extend(g.problems.iter().cloned());

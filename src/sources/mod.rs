@@ -35,7 +35,9 @@ impl FactValue {
         match v {
             Value::Null => Err("value is missing (null); leave the fact out instead".into()),
             Value::Bool(b) => Ok(FactValue::Bool(b)),
-            Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(FactValue::Number).ok_or_else(|| format!("{n} is not a finite number")),
+            Value::Number(n) => {
+                n.as_f64().filter(|f| f.is_finite()).map(FactValue::Number).ok_or_else(|| format!("{n} is not a finite number"))
+            }
             Value::String(s) => Ok(FactValue::Text(s)),
             other => Ok(FactValue::Json(other)),
         }

@@ -21,7 +21,19 @@ pub use lock::DbLock;
 /// Relations generated from the entity's own spec (not the reverse ones other entities
 /// generate): the ones whose target must exist.
 fn is_spec_relation(t: &str) -> bool {
-    matches!(t, "ownedBy" | "partOf" | "providesApi" | "consumesApi" | "dependsOn" | "dependencyOf" | "childOf" | "parentOf" | "hasMember" | "memberOf")
+    matches!(
+        t,
+        "ownedBy"
+            | "partOf"
+            | "providesApi"
+            | "consumesApi"
+            | "dependsOn"
+            | "dependencyOf"
+            | "childOf"
+            | "parentOf"
+            | "hasMember"
+            | "memberOf"
+    )
 }
 
 /// UTC time as DuckDB `timestamp`.
@@ -109,9 +121,8 @@ impl Store {
     fn migrate(&self) -> Result<()> {
         self.conn.execute_batch(sql::MIGRATIONS_TABLE).context("cannot create schema_migrations")?;
         for (version, name, ddl) in sql::SCHEMA {
-            let applied: i64 = self
-                .conn
-                .query_row("select count(*) from schema_migrations where version = ?", params![*version], |r| r.get(0))?;
+            let applied: i64 =
+                self.conn.query_row("select count(*) from schema_migrations where version = ?", params![*version], |r| r.get(0))?;
             if applied > 0 {
                 continue;
             }
@@ -176,10 +187,8 @@ impl Store {
                 let rels = catalog.relations_of(&e.ref_str);
                 let targets = |t: &str| -> Vec<&str> { rels.iter().filter(|r| r.rel_type == t).map(|r| r.target.as_str()).collect() };
                 let depends_on = targets("dependsOn");
-                let deprecated = depends_on
-                    .iter()
-                    .filter(|t| catalog.get(t).and_then(|x| x.spec_str("lifecycle")) == Some("deprecated"))
-                    .count();
+                let deprecated =
+                    depends_on.iter().filter(|t| catalog.get(t).and_then(|x| x.spec_str("lifecycle")) == Some("deprecated")).count();
                 let dangling = rels.iter().filter(|r| is_spec_relation(r.rel_type) && catalog.get(&r.target).is_none()).count();
                 app.append_row(params![
                     run_id,

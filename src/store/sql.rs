@@ -3,7 +3,8 @@
 //! edited, a change is a new file.
 
 /// Bookkeeping of applied schema files.
-pub const MIGRATIONS_TABLE: &str = "create table if not exists schema_migrations (version integer primary key, name varchar not null, applied_at timestamp not null);";
+pub const MIGRATIONS_TABLE: &str =
+    "create table if not exists schema_migrations (version integer primary key, name varchar not null, applied_at timestamp not null);";
 
 /// (version, name, DDL) in order.
 pub const SCHEMA: &[(i64, &str, &str)] = &[

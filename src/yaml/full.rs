@@ -101,7 +101,13 @@ impl PNode {
 }
 
 enum Frame {
-    Seq { items: Vec<PNode>, anchor: usize, line: usize, col: usize, size: usize },
+    Seq {
+        items: Vec<PNode>,
+        anchor: usize,
+        line: usize,
+        col: usize,
+        size: usize,
+    },
     Map {
         entries: Vec<(String, usize, PNode)>,
         index: HashMap<String, usize>,
@@ -330,14 +336,8 @@ pub fn parse_positioned(chunk: &Chunk<'_>) -> Result<Option<PNode>, YamlError> {
         }
     }
     let mut parser = Parser::new_from_str(text);
-    let mut b = Builder {
-        yaml11: chunk.yaml11,
-        line_offset: chunk.first_line,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        root: None,
-        nodes: 0,
-    };
+    let mut b =
+        Builder { yaml11: chunk.yaml11, line_offset: chunk.first_line, stack: Vec::new(), anchors: HashMap::new(), root: None, nodes: 0 };
     let mut started = false;
     loop {
         let (ev, mark) = parser.next_token().map_err(|e| {
@@ -363,7 +363,11 @@ pub fn parse_positioned(chunk: &Chunk<'_>) -> Result<Option<PNode>, YamlError> {
                 })?;
                 if ev2 != Event::StreamEnd {
                     let (l2, c2) = b.pos(&mark2);
-                    return Err(err(l2, c2, "content after the end of the document: check the indentation of this line against the first line of the document"));
+                    return Err(err(
+                        l2,
+                        c2,
+                        "content after the end of the document: check the indentation of this line against the first line of the document",
+                    ));
                 }
                 break;
             }
@@ -500,7 +504,9 @@ mod tests {
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         let mut prev = 'a';
         for c in 'b'..='k' {
-            bomb.push_str(&format!("{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            bomb.push_str(&format!(
+                "{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
             prev = c;
         }
         assert!(one(&bomb).unwrap_err().message.contains("more than"));

@@ -71,8 +71,7 @@ pub struct Chunk<'a> {
 }
 
 fn marker_line(line: &str, marker: &str) -> bool {
-    line.starts_with(marker)
-        && matches!(line.as_bytes().get(3), None | Some(b' ') | Some(b'\t') | Some(b'\r') | Some(b'\n'))
+    line.starts_with(marker) && matches!(line.as_bytes().get(3), None | Some(b' ') | Some(b'\t') | Some(b'\r') | Some(b'\n'))
 }
 
 fn is_blank_or_comment(line: &str) -> bool {
@@ -213,11 +212,7 @@ pub fn parse_single(text: &str) -> Result<Option<Value>, YamlError> {
         let v = doc.value?;
         if let Some(v) = v {
             if out.is_some() {
-                return Err(YamlError {
-                    line: doc.line,
-                    col: 1,
-                    message: "expected a single YAML document but found several".into(),
-                });
+                return Err(YamlError { line: doc.line, col: 1, message: "expected a single YAML document but found several".into() });
             }
             out = Some(v);
         }

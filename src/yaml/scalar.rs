@@ -159,12 +159,8 @@ pub fn float_value(f: f64) -> Value {
 pub fn resolve_11(s: &str) -> Value {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Value::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Value::Bool(false)
-        }
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Value::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Value::Bool(false),
         _ => {}
     }
     let (neg, body) = match s.as_bytes()[0] {
@@ -238,10 +234,7 @@ pub fn js_key(v: &Value) -> String {
             if map.is_empty() {
                 "{}".into()
             } else {
-                format!(
-                    "{{ {} }}",
-                    map.iter().map(|(k, v)| format!("{k}: {}", js_flow(v))).collect::<Vec<_>>().join(", ")
-                )
+                format!("{{ {} }}", map.iter().map(|(k, v)| format!("{k}: {}", js_flow(v))).collect::<Vec<_>>().join(", "))
             }
         }
     }
@@ -261,7 +254,27 @@ mod tests {
 
     #[test]
     fn core_schema_matches_yaml_1_2() {
-        for s in ["yes", "no", "on", "off", "y", "n", "2024-01-01", "12:30", "1_000", "0b1010", "1,000", "tRUE", "nULL", "0x", "1.2.3", "-", "+", ".", "e3"] {
+        for s in [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "2024-01-01",
+            "12:30",
+            "1_000",
+            "0b1010",
+            "1,000",
+            "tRUE",
+            "nULL",
+            "0x",
+            "1.2.3",
+            "-",
+            "+",
+            ".",
+            "e3",
+        ] {
             assert_eq!(resolve_core(s), json!(s), "{s}");
         }
         assert_eq!(resolve_core("true"), json!(true));
