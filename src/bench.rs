@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::store::sql;
+
 use crate::catalog::files::{read_catalog, FilesOptions};
 use crate::catalog::Catalog;
 
@@ -109,8 +111,7 @@ pub fn bench_grade(dir: &Path, opts: &crate::synth::Options, packs: &[std::path:
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = rt.block_on(crate::pipeline::run(&p, None))?;
     let mut store = crate::store::Store::open(&p.database)?;
-    let (as_of,): (chrono::NaiveDateTime,) =
-        store.conn().query_row("select as_of from runs where run_id = ?", [&outcome.run_id], |r| Ok((r.get(0)?,)))?;
+    let (as_of,): (chrono::NaiveDateTime,) = store.conn().query_row(sql::RUN_AS_OF, [&outcome.run_id], |r| Ok((r.get(0)?,)))?;
     let mut wall = Vec::new();
     let mut cpu = Vec::new();
     let mut last = None;

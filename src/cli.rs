@@ -9,6 +9,7 @@ use serde_json::json;
 
 use echo_health::catalog::files::{read_text, validate_text, DEFAULT_MAX_FILE_BYTES};
 use echo_health::catalog::{DocReport, DocStatus};
+use echo_health::store::sql;
 use echo_health::{bench, config, pipeline, synth, yaml};
 
 #[derive(Parser)]
@@ -425,7 +426,7 @@ fn cmd_validate(paths: &[PathBuf], format: Format) -> Result<ExitCode> {
 /// The run to work on: the one named, or the latest completed one; with its as-of time.
 fn pick_run(store: &echo_health::store::Store, run: Option<String>) -> Result<(String, chrono::DateTime<chrono::Utc>)> {
     let conn = store.conn();
-    let q = "select run_id, as_of from runs where status in ('ok', 'partial') and (? is null or run_id = ?) order by started_at desc, run_id desc limit 1";
+    let q = sql::PICK_RUN;
     let row: Option<(String, chrono::NaiveDateTime)> = conn.query_row(q, duckdb::params![run, run], |r| Ok((r.get(0)?, r.get(1)?))).ok();
     match row {
         Some((id, at)) => Ok((id, at.and_utc())),
@@ -467,14 +468,7 @@ fn cmd_regrade(path: &Path, run: Option<String>, format: Format) -> Result<ExitC
     };
     let (_lock, mut store) = open_for(&p)?;
     let (run_id, as_of) = pick_run(&store, run)?;
-    let original: Option<String> = store
-        .conn()
-        .query_row(
-            "select grading_id from gradings where run_id = ? and kind = 'run' order by grading_id limit 1",
-            duckdb::params![run_id],
-            |r| r.get(0),
-        )
-        .ok();
+    let original: Option<String> = store.conn().query_row(sql::RUN_GRADING, duckdb::params![run_id], |r| r.get(0)).ok();
     let gates = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
     let (outcome, gate_results) = pipeline::grade_stored_run(&mut store, &run_id, "regrade", as_of, &setup, &gates)?;
     let diff = match &original {
@@ -512,12 +506,7 @@ fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format)
     };
     let (_lock, mut store) = open_for(&p)?;
     let (run_id, as_of) = pick_run(&store, run)?;
-    let baseline: Option<String> = store
-        .conn()
-        .query_row("select grading_id from gradings where run_id = ? order by created_at desc limit 1", duckdb::params![run_id], |r| {
-            r.get(0)
-        })
-        .ok();
+    let baseline: Option<String> = store.conn().query_row(sql::LATEST_GRADING, duckdb::params![run_id], |r| r.get(0)).ok();
     let Some(baseline) = baseline else { anyhow::bail!("run {run_id} has no grading to compare with") };
     let conn = store.conn_mut();
     let staged = echo_health::grade::engine::stage(conn, &run_id, as_of, &setup)?;

@@ -182,15 +182,9 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     let t0 = std::time::Instant::now();
     build_wide(conn, run_id, as_of, &setup.facts)?;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "wide view built");
-    conn.execute_batch(
-        "create or replace temp table eh_levels (idx integer, name varchar);
-         create or replace temp table eh_exempt (entity_ref varchar, check_id varchar);
-         create or replace temp table eh_weights (entity_ref varchar, weight double);
-         create or replace temp table eh_results (entity_ref varchar, check_id varchar, level varchar, level_index integer, weight double,
-             outcome varchar, missing_facts varchar[], error varchar, recheck boolean);",
-    )?;
+    conn.execute_batch(sql::STAGE_TABLES)?;
     for (i, l) in setup.ladder.iter().enumerate() {
-        conn.execute("insert into eh_levels values (?, ?)", params![i as i64, l])?;
+        conn.execute(sql::STAGE_LEVEL, params![i as i64, l])?;
     }
 
     // exemptions: active ones count, expired ones are listed, unknown entities are errors
@@ -199,7 +193,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     let (mut active, mut expired) = (0, 0);
     let today = as_of.date_naive();
     for x in &setup.exemptions {
-        let known: i64 = conn.query_row("select count(*) from eh_wide where entity_ref = ?", params![x.entity], |r| r.get(0))?;
+        let known: i64 = conn.query_row(sql::WIDE_HAS_ENTITY, params![x.entity], |r| r.get(0))?;
         let status = if known == 0 {
             problems.push(format!("{}:{}: exemption names {}, which is not in the catalog", x.file, x.line, x.entity));
             "unknown-entity"
@@ -208,7 +202,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
             "expired"
         } else {
             active += 1;
-            conn.execute("insert into eh_exempt values (?, ?)", params![x.entity, x.check_id])?;
+            conn.execute(sql::STAGE_EXEMPTION, params![x.entity, x.check_id])?;
             "active"
         };
         exemptions.push((x.clone(), status));
@@ -233,9 +227,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
 
     // rows whose NULL may hide a runtime error: evaluate them again without try()
     let recheck: Vec<(String, String)> = {
-        let mut st = conn.prepare(
-            "select entity_ref, check_id from eh_results where recheck and (missing_facts is null or len(missing_facts) = 0) order by check_id, entity_ref",
-        )?;
+        let mut st = conn.prepare(sql::RECHECK_ROWS)?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
@@ -248,10 +240,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
         if let Err(e) = res {
             let msg = e.to_string();
             let msg = msg.lines().next().unwrap_or_default().to_owned();
-            conn.execute(
-                "update eh_results set outcome = 'error', error = ?, missing_facts = []::varchar[] where entity_ref = ? and check_id = ?",
-                params![msg, entity, check_id],
-            )?;
+            conn.execute(sql::MARK_ERROR, params![msg, entity, check_id])?;
             *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
         }
     }
@@ -285,7 +274,7 @@ pub fn persist(
         .collect();
     let files: Vec<String> = setup.pack.files.iter().map(|f| f.display().to_string()).collect();
     conn.execute(
-        "insert into gradings (grading_id, run_id, kind, created_at, as_of, ladder, checks, pack_files) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        sql::INSERT_GRADING,
         params![
             grading_id,
             run_id,
@@ -311,17 +300,13 @@ pub fn persist(
     }
     for (x, status) in &staged.exemptions {
         conn.execute(
-            "insert into exemptions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            sql::INSERT_EXEMPTION,
             params![grading_id, x.entity, x.check_id, x.reason, x.approver, x.justification, x.expires, status, x.file, x.line as i64],
         )?;
     }
     let t0 = std::time::Instant::now();
-    let results: i64 = conn.query_row("select count(*) from eh_results", [], |r| r.get(0))?;
-    conn.execute(
-        "insert into check_results select ?, ?, entity_ref, check_id, outcome, missing_facts, error from eh_results where outcome <> 'not_applicable'",
-        params![grading_id, run_id],
-    )
-    .context("storing check results")?;
+    let results: i64 = conn.query_row(sql::STAGED_COUNT, [], |r| r.get(0))?;
+    conn.execute(sql::STORE_RESULTS, params![grading_id, run_id]).context("storing check results")?;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "results stored");
     conn.execute(sql::GRADES, params![grading_id, run_id]).context("computing grades")?;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grades computed");
@@ -332,24 +317,16 @@ pub fn persist(
     let mut levels: BTreeMap<String, usize> = setup.ladder.iter().map(|l| (l.clone(), 0)).collect();
     levels.insert("none".into(), 0);
     {
-        let mut st = conn.prepare(
-            "select coalesce(g.level, 'none'), count(*) from grades g join entities e on e.run_id = g.run_id and e.entity_ref = g.entity_ref where g.grading_id = ? and e.kind = 'Component' group by all",
-        )?;
+        let mut st = conn.prepare(sql::LEVEL_COUNTS)?;
         let rows = st.query_map(params![grading_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (l, n) = row?;
             levels.insert(l, n as usize);
         }
     }
-    let (entities, mean_score, mean_coverage): (i64, Option<f64>, Option<f64>) = conn.query_row(
-        "select count(*), avg(g.score), avg(g.coverage) from grades g join entities e on e.run_id = g.run_id and e.entity_ref = g.entity_ref where g.grading_id = ? and e.kind = 'Component'",
-        params![grading_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    conn.execute(
-        "update gradings set entities = ?, levels = ?, mean_score = ?, mean_coverage = ? where grading_id = ?",
-        params![entities, serde_json::to_string(&levels)?, mean_score, mean_coverage, grading_id],
-    )?;
+    let (entities, mean_score, mean_coverage): (i64, Option<f64>, Option<f64>) =
+        conn.query_row(sql::GRADING_MEANS, params![grading_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    conn.execute(sql::SET_GRADING_SUMMARY, params![entities, serde_json::to_string(&levels)?, mean_score, mean_coverage, grading_id])?;
     Ok(Outcome {
         grading_id: grading_id.to_owned(),
         entities: entities as usize,
@@ -365,6 +342,6 @@ pub fn persist(
 
 /// The next grading id of a run: `<run_id>/g<n>`.
 pub fn next_grading_id(conn: &Connection, run_id: &str) -> Result<String> {
-    let n: i64 = conn.query_row("select count(*) from gradings where run_id = ?", params![run_id], |r| r.get(0))?;
+    let n: i64 = conn.query_row(sql::GRADINGS_OF_RUN, params![run_id], |r| r.get(0))?;
     Ok(format!("{run_id}/g{}", n + 1))
 }

@@ -5,6 +5,7 @@
 //! * `min_mean_score`: the mean score of a roll-up scope (`domain:…`, `system:…` or
 //!   `group:…` for a team) is at least the value.
 
+use crate::store::sql;
 use duckdb::{params, Connection};
 use serde::Serialize;
 
@@ -111,13 +112,7 @@ pub fn evaluate(
             }
             Gate::MinMeanScore { name, value, scope, .. } => {
                 let kind = scope_kind(scope).unwrap_or("domain");
-                let score: Option<Option<f64>> = conn
-                    .query_row(
-                        "select mean_score from rollups where grading_id = ? and scope = ? and scope_ref = ?",
-                        params![grading_id, kind, scope],
-                        |r| r.get(0),
-                    )
-                    .ok();
+                let score: Option<Option<f64>> = conn.query_row(sql::SCOPE_MEAN_SCORE, params![grading_id, kind, scope], |r| r.get(0)).ok();
                 let (passed, detail) = match score {
                     Some(Some(s)) => (s >= *value, format!("mean score of {scope} is {s:.3} (required {value:.3})")),
                     Some(None) => (false, format!("{scope} has no known score (required {value:.3})")),
@@ -127,6 +122,6 @@ pub fn evaluate(
             }
         }
     }
-    conn.execute("update gradings set gates = ? where grading_id = ?", params![serde_json::to_string(&out)?, grading_id])?;
+    conn.execute(sql::SET_GATES, params![serde_json::to_string(&out)?, grading_id])?;
     Ok(out)
 }

@@ -2,6 +2,7 @@
 //! checks cause it, and how each owning team is affected. Used by `plan` (a candidate pack,
 //! graded in a transaction that is rolled back) and `regrade` (stored beside the original).
 
+use crate::store::sql;
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -31,24 +32,10 @@ pub struct Diff {
 
 /// Compares grading `after` with grading `before` (components only).
 pub fn diff(conn: &Connection, before: &str, after: &str) -> Result<Diff> {
-    let mut st = conn.prepare(
-        "select n.entity_ref, e.owner_ref, coalesce(o.level, 'none'), coalesce(n.level, 'none'), n.level_index - coalesce(o.level_index, -1)
-         from grades n
-         join entities e on e.run_id = n.run_id and e.entity_ref = n.entity_ref
-         left join grades o on o.grading_id = ? and o.entity_ref = n.entity_ref
-         where n.grading_id = ? and e.kind = 'Component' and coalesce(o.level_index, -1) <> n.level_index
-         order by 5, 1",
-    )?;
+    let mut st = conn.prepare(sql::LEVEL_CHANGES)?;
     let rows: Vec<(String, Option<String>, String, String, i64)> =
         st.query_map(params![before, after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect::<Result<_, _>>()?;
-    let mut cause_st = conn.prepare(
-        "select coalesce(n.check_id, o.check_id), coalesce(o.outcome, 'not in pack'), coalesce(n.outcome, 'not in pack')
-         from (select * from check_results where grading_id = ? and entity_ref = ?) n
-         full join (select * from check_results where grading_id = ? and entity_ref = ?) o on o.check_id = n.check_id
-         where n.outcome is distinct from o.outcome
-           and (n.outcome in ('fail', 'unknown', 'error') or o.outcome in ('fail', 'unknown', 'error'))
-         order by 1",
-    )?;
+    let mut cause_st = conn.prepare(sql::OUTCOME_CHANGES)?;
     let mut changes = Vec::new();
     let mut teams: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (entity_ref, owner, b, a, delta) in rows {

@@ -10,6 +10,7 @@
 
 pub mod init;
 
+use crate::store::sql;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
@@ -97,16 +98,10 @@ pub fn grade_stored_run(
     let gate_results = crate::grade::gates::evaluate(&tx, &grading_id, &setup.ladder, gates, &setup.facts)?;
     if kind == "run" {
         for p in &outcome.problems {
-            tx.execute(
-                "insert into errors (run_id, stage, source, kind, severity, message) values (?, 'grade', 'grading', 'check', 'error', ?)",
-                duckdb::params![run_id, p],
-            )?;
+            tx.execute(sql::GRADING_ERROR, duckdb::params![run_id, p])?;
         }
         if !outcome.problems.is_empty() {
-            tx.execute(
-                "update runs set errors = errors + ?, status = case when status = 'ok' then 'partial' else status end where run_id = ?",
-                duckdb::params![outcome.problems.len() as i64, run_id],
-            )?;
+            tx.execute(sql::RUN_ADD_ERRORS, duckdb::params![outcome.problems.len() as i64, run_id])?;
         }
     }
     tx.commit()?;

@@ -121,8 +121,7 @@ impl Store {
     fn migrate(&self) -> Result<()> {
         self.conn.execute_batch(sql::MIGRATIONS_TABLE).context("cannot create schema_migrations")?;
         for (version, name, ddl) in sql::SCHEMA {
-            let applied: i64 =
-                self.conn.query_row("select count(*) from schema_migrations where version = ?", params![*version], |r| r.get(0))?;
+            let applied: i64 = self.conn.query_row(sql::MIGRATION_APPLIED, params![*version], |r| r.get(0))?;
             if applied > 0 {
                 continue;
             }
@@ -139,7 +138,7 @@ impl Store {
 
     /// Schema versions applied, in order.
     pub fn applied_migrations(&self) -> Result<Vec<(i64, String)>> {
-        let mut st = self.conn.prepare("select version, name from schema_migrations order by version")?;
+        let mut st = self.conn.prepare(sql::MIGRATIONS)?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -147,30 +146,21 @@ impl Store {
     /// Runs left `running` by a process that died (we hold the lock, so none is alive) are
     /// marked failed. Returns how many.
     pub fn mark_interrupted(&self) -> Result<usize> {
-        let n = self.conn.execute(
-            "update runs set status = 'failed', message = 'interrupted: the process stopped before the run finished', finished_at = coalesce(finished_at, started_at) where status = 'running'",
-            [],
-        )?;
+        let n = self.conn.execute(sql::MARK_INTERRUPTED, [])?;
         Ok(n)
     }
 
     /// Records the start of a run (its own small transaction, so a killed run is visible).
     pub fn begin_run(&self, r: &RunStart) -> Result<()> {
         self.conn
-            .execute(
-                "insert into runs (run_id, pipeline, pipeline_file, started_at, status, as_of) values (?, ?, ?, ?, 'running', ?)",
-                params![r.run_id, r.pipeline, r.pipeline_file, ts(r.started_at), ts(r.as_of)],
-            )
+            .execute(sql::BEGIN_RUN, params![r.run_id, r.pipeline, r.pipeline_file, ts(r.started_at), ts(r.as_of)])
             .with_context(|| format!("cannot record run {}", r.run_id))?;
         Ok(())
     }
 
     /// Marks a run failed after its load was rolled back.
     pub fn fail_run(&self, run_id: &str, message: &str, finished_at: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "update runs set status = 'failed', message = ?, finished_at = ? where run_id = ?",
-            params![message, ts(finished_at), run_id],
-        )?;
+        self.conn.execute(sql::FAIL_RUN, params![message, ts(finished_at), run_id])?;
         Ok(())
     }
 
@@ -297,7 +287,7 @@ impl Store {
             app.flush().context("loading documents")?;
         }
         tx.execute(
-            "update runs set status = ?, finished_at = ?, entities = ?, relations = ?, facts = ?, errors = ?, warnings = ?, message = ?, summary = ? where run_id = ?",
+            sql::END_RUN,
             params![
                 end.status,
                 ts(end.finished_at),
@@ -324,7 +314,7 @@ impl Store {
 
     /// (run_id, status) of every run, oldest first.
     pub fn runs(&self) -> Result<Vec<(String, String)>> {
-        let mut st = self.conn.prepare("select run_id, status from runs order by started_at, run_id")?;
+        let mut st = self.conn.prepare(sql::RUNS)?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

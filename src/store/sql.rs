@@ -1,6 +1,8 @@
-//! Every SQL text of the store, embedded from `sql/` (SQL never lives in Rust literals
-//! elsewhere). Schema files are numbered and applied in order; an applied file is never
-//! edited, a change is a new file.
+//! Every SQL text of echo-health, embedded from `sql/`: one statement or relation per file,
+//! its purpose on its first line. Schema files are numbered and applied in order; an applied
+//! file is never edited, a change is a new file. The only SQL built in Rust is what check
+//! packs define (the wide view's fact columns, each check's expressions; see
+//! `grade::engine`), from names validated before they reach SQL text.
 
 /// Bookkeeping of applied schema files.
 pub const MIGRATIONS_TABLE: &str =
@@ -21,3 +23,36 @@ pub const ENTITY_BASE: &str = include_str!("../../sql/grade/entity_base.sql");
 pub const GRADES: &str = include_str!("../../sql/grade/grades.sql");
 /// Grading: roll-ups by domain, system and team ($1 grading, $2 run).
 pub const ROLLUPS: &str = include_str!("../../sql/grade/rollups.sql");
+
+// Statements of the store, the runner and grading (one relation per file, purpose on top).
+pub const GRADING_ERROR: &str = include_str!("../../sql/store/grading_error.sql");
+pub const RUN_ADD_ERRORS: &str = include_str!("../../sql/store/run_add_errors.sql");
+pub const MIGRATION_APPLIED: &str = include_str!("../../sql/store/migration_applied.sql");
+pub const MIGRATIONS: &str = include_str!("../../sql/store/migrations.sql");
+pub const MARK_INTERRUPTED: &str = include_str!("../../sql/store/mark_interrupted.sql");
+pub const BEGIN_RUN: &str = include_str!("../../sql/store/begin_run.sql");
+pub const FAIL_RUN: &str = include_str!("../../sql/store/fail_run.sql");
+pub const END_RUN: &str = include_str!("../../sql/store/end_run.sql");
+pub const RUNS: &str = include_str!("../../sql/store/runs.sql");
+pub const PICK_RUN: &str = include_str!("../../sql/store/pick_run.sql");
+pub const RUN_GRADING: &str = include_str!("../../sql/grade/run_grading.sql");
+pub const LATEST_GRADING: &str = include_str!("../../sql/grade/latest_grading.sql");
+pub const RUN_AS_OF: &str = include_str!("../../sql/store/run_as_of.sql");
+pub const SCOPE_MEAN_SCORE: &str = include_str!("../../sql/grade/scope_mean_score.sql");
+pub const SET_GATES: &str = include_str!("../../sql/grade/set_gates.sql");
+pub const STAGE_TABLES: &str = include_str!("../../sql/grade/stage_tables.sql");
+pub const STAGE_LEVEL: &str = include_str!("../../sql/grade/stage_level.sql");
+pub const WIDE_HAS_ENTITY: &str = include_str!("../../sql/grade/wide_has_entity.sql");
+pub const STAGE_EXEMPTION: &str = include_str!("../../sql/grade/stage_exemption.sql");
+pub const RECHECK_ROWS: &str = include_str!("../../sql/grade/recheck_rows.sql");
+pub const MARK_ERROR: &str = include_str!("../../sql/grade/mark_error.sql");
+pub const INSERT_GRADING: &str = include_str!("../../sql/grade/insert_grading.sql");
+pub const INSERT_EXEMPTION: &str = include_str!("../../sql/grade/insert_exemption.sql");
+pub const STAGED_COUNT: &str = include_str!("../../sql/grade/staged_count.sql");
+pub const STORE_RESULTS: &str = include_str!("../../sql/grade/store_results.sql");
+pub const LEVEL_COUNTS: &str = include_str!("../../sql/grade/level_counts.sql");
+pub const GRADING_MEANS: &str = include_str!("../../sql/grade/grading_means.sql");
+pub const SET_GRADING_SUMMARY: &str = include_str!("../../sql/grade/set_grading_summary.sql");
+pub const GRADINGS_OF_RUN: &str = include_str!("../../sql/grade/gradings_of_run.sql");
+pub const LEVEL_CHANGES: &str = include_str!("../../sql/grade/level_changes.sql");
+pub const OUTCOME_CHANGES: &str = include_str!("../../sql/grade/outcome_changes.sql");

@@ -1,0 +1,2 @@
+-- gradings_of_run: how many gradings run $1 has.
+select count(*) from gradings where run_id = ?
