@@ -3,7 +3,22 @@
 //! every problem of a file is reported at once. Used by pipelines, check packs, exemptions.
 
 use super::ConfigError;
-use crate::yaml::{PNode, PValue};
+use crate::yaml::{self, PNode, PValue};
+
+/// Reads a configuration file that holds exactly one YAML document, with positions.
+/// `Ok(None)` for an empty file; errors name the file and line.
+pub fn read_single(path: &std::path::Path, what: &str) -> Result<Option<PNode>, ConfigError> {
+    let shown = path.display().to_string();
+    let fail = |line: usize, message: String| ConfigError { file: shown.clone(), line, message };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(0, format!("cannot read {what}: {e}")))?;
+    let chunks = yaml::split_documents(yaml::strip_bom(&text));
+    match chunks.len() {
+        0 => return Ok(None),
+        1 => {}
+        n => return Err(fail(1, format!("a {what} holds exactly one YAML document, found {n}"))),
+    }
+    yaml::parse_positioned(&chunks[0]).map_err(|e| fail(e.line, format!("YAML syntax error at column {}: {}", e.col, e.message)))
+}
 
 /// Walks a positioned mapping, collecting problems instead of stopping at the first.
 pub(crate) struct Obj<'a> {

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::sqlexpr::{analyse, Expr, FactSet};
-use crate::config::reader::{Errs, Obj};
+use crate::config::reader::{read_single, Errs, Obj};
 use crate::config::{ConfigError, ConfigErrors};
-use crate::yaml::{self, PValue};
+use crate::yaml::PValue;
 
 /// Default `applies_to`: every Component.
 pub const DEFAULT_APPLIES_TO: &str = "kind = 'Component'";
@@ -93,26 +93,14 @@ pub fn load_packs(files: &[PathBuf], levels: &[String], facts: &FactSet, columns
     let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
     for f in files {
         let shown = f.display().to_string();
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(err(&shown, 0, format!("cannot read check pack: {e}")));
-                continue;
-            }
-        };
-        let chunks = yaml::split_documents(yaml::strip_bom(&text));
-        if chunks.len() != 1 {
-            errors.push(err(&shown, 1, format!("a check pack holds exactly one YAML document, found {}", chunks.len())));
-            continue;
-        }
-        let node = match yaml::parse_positioned(&chunks[0]) {
+        let node = match read_single(f, "check pack") {
             Ok(Some(n)) => n,
             Ok(None) => {
                 errors.push(err(&shown, 1, "the check pack is empty".into()));
                 continue;
             }
             Err(e) => {
-                errors.push(err(&shown, e.line, format!("YAML syntax error at column {}: {}", e.col, e.message)));
+                errors.push(e);
                 continue;
             }
         };
@@ -204,19 +192,11 @@ pub fn load_exemptions(files: &[PathBuf], pack: &Pack) -> Result<Vec<Exemption>,
     let mut out = Vec::new();
     for f in files {
         let shown = f.display().to_string();
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
+        let node = match read_single(f, "exemptions file") {
+            Ok(Some(n)) => n,
+            Ok(None) => continue,
             Err(e) => {
-                errors.push(err(&shown, 0, format!("cannot read exemptions file: {e}")));
-                continue;
-            }
-        };
-        let chunks = yaml::split_documents(yaml::strip_bom(&text));
-        let node = match chunks.first().map(yaml::parse_positioned) {
-            Some(Ok(Some(n))) => n,
-            Some(Ok(None)) | None => continue,
-            Some(Err(e)) => {
-                errors.push(err(&shown, e.line, format!("YAML syntax error at column {}: {}", e.col, e.message)));
+                errors.push(e);
                 continue;
             }
         };
