@@ -129,39 +129,57 @@ fn missing_sql(c: &Check) -> String {
     format!("list_filter([{}]::varchar[], lambda m: m is not null)", items.join(", "))
 }
 
-/// One check's rows of the staged results (rows where it does not apply are left out, but
-/// for those whose `applies_to` is NULL, which are rechecked for errors).
-fn check_select(c: &Check) -> String {
-    let mut facts: Vec<&String> = c.pass.facts.iter().collect();
-    facts.sort();
-    facts.dedup();
-    let fact_cols: String = facts.iter().map(|f| format!(", {}", quote_ident(f))).collect();
-    format!(
-        "select w.entity_ref, {id} as check_id, {level} as level, {idx} as level_index, {weight}::double as weight,
-    case
-        when not coalesce(w.eh_a, false) then 'not_applicable'
-        when x.check_id is not null then 'exempt'
-        when w.eh_p then 'pass'
-        when not w.eh_p then 'fail'
-        else 'unknown'
-    end as outcome,
-    case when coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null then w.eh_missing end as missing_facts,
-    null::varchar as error,
-    (w.eh_a is null) or (coalesce(w.eh_a, false) and x.check_id is null and w.eh_p is null) as recheck
+/// The statements evaluating every check on every entity in one pass over the wide view:
+/// `eh_eval` holds, per entity, each check's `applies_to` and `pass` (with `try()`, so a
+/// runtime error becomes NULL and is rechecked) and the facts missing when `pass` is NULL;
+/// the second statement unnests that into one staged row per applicable check.
+fn evaluation_sql(checks: &[Check]) -> (String, String) {
+    let mut inner = String::new();
+    let mut outer = String::new();
+    let (mut ids, mut levels, mut idxs, mut weights, mut outcomes, mut missing, mut rechecks) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, c) in checks.iter().enumerate() {
+        let _ = write!(inner, ",\n        try(({}))::boolean as eh_a{i}, try(({}))::boolean as eh_p{i}", c.applies_to.sql, c.pass.sql);
+        let _ = write!(outer, ", eh_a{i}, eh_p{i}, case when eh_p{i} is null then {} end as eh_m{i}", missing_sql(c));
+        let id = lit(&c.id);
+        let exempt = format!("coalesce(list_contains(x.xs, {id}), false)");
+        ids.push(id.clone());
+        levels.push(lit(&c.level));
+        idxs.push(c.level_index.to_string());
+        weights.push(format!("{}::double", c.weight));
+        outcomes.push(format!(
+            "case when not coalesce(e.eh_a{i}, false) then 'not_applicable' when {exempt} then 'exempt' when e.eh_p{i} then 'pass' when not e.eh_p{i} then 'fail' else 'unknown' end"
+        ));
+        missing.push(format!("case when coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null then e.eh_m{i} end"));
+        rechecks.push(format!("(e.eh_a{i} is null) or (coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null)"));
+    }
+    let eval =
+        format!("create or replace temp table eh_eval as\nselect entity_ref{outer}\nfrom (\n    select *{inner}\n    from eh_wide\n)");
+    let stage = format!(
+        "insert into eh_results
+select entity_ref, check_id, level, level_index, weight, outcome, missing_facts, null::varchar, recheck
 from (
-    select entity_ref, eh_a, eh_p, case when eh_p is null then {missing} end as eh_missing
-    from (select entity_ref{fact_cols}, try(({a}))::boolean as eh_a, try(({p}))::boolean as eh_p from eh_wide)
-    where eh_a or eh_a is null
-) w
-left join eh_exempt x on x.entity_ref = w.entity_ref and x.check_id = {id}",
-        id = lit(&c.id),
-        level = lit(&c.level),
-        idx = c.level_index,
-        weight = c.weight,
-        missing = missing_sql(c),
-        a = c.applies_to.sql,
-        p = c.pass.sql,
-    )
+    select e.entity_ref,
+        unnest([{}]) as check_id,
+        unnest([{}]) as level,
+        unnest([{}]) as level_index,
+        unnest([{}]) as weight,
+        unnest([{}]) as outcome,
+        unnest([{}]::varchar[][]) as missing_facts,
+        unnest([{}]) as recheck
+    from eh_eval e
+    left join (select entity_ref, list(check_id) as xs from eh_exempt group by entity_ref) x on x.entity_ref = e.entity_ref
+)
+where outcome <> 'not_applicable' or recheck",
+        ids.join(", "),
+        levels.join(", "),
+        idxs.join(", "),
+        weights.join(", "),
+        outcomes.join(",\n            "),
+        missing.join(",\n            "),
+        rechecks.join(",\n            "),
+    );
+    (eval, stage)
 }
 
 /// What staging produced: temp tables `eh_wide`, `eh_results`, `eh_levels`, `eh_exempt`,
@@ -216,12 +234,9 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
 
     // every check on every entity, set-based
     if !setup.pack.checks.is_empty() {
-        let union: Vec<String> = setup.pack.checks.iter().map(check_select).collect();
-        let stmt = format!("insert into eh_results\n{}", union.join("\nunion all\n"));
-        if let Some(path) = std::env::var_os("ECHO_HEALTH_DUMP_SQL") {
-            let _ = std::fs::write(path, format!("{};\n-- wide\n{};\n", stmt, wide_sql(&setup.facts)));
-        }
-        conn.execute(&stmt, []).context("evaluating the checks")?;
+        let (eval, stage) = evaluation_sql(&setup.pack.checks);
+        conn.execute(&eval, []).context("evaluating the checks")?;
+        conn.execute(&stage, []).context("staging the results")?;
     }
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated");
 

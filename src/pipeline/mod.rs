@@ -91,7 +91,9 @@ pub fn grade_stored_run(
     gates: &[crate::config::Gate],
 ) -> Result<(crate::grade::engine::Outcome, Vec<crate::grade::gates::GateResult>)> {
     let conn = store.conn_mut();
+    let t0 = std::time::Instant::now();
     let staged = crate::grade::engine::stage(conn, run_id, as_of, setup)?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grading staged");
     let tx = conn.transaction()?;
     let grading_id = crate::grade::engine::next_grading_id(&tx, run_id)?;
     let outcome = crate::grade::engine::persist(&tx, run_id, &grading_id, kind, as_of, setup, &staged)?;
@@ -104,7 +106,9 @@ pub fn grade_stored_run(
             tx.execute(sql::RUN_ADD_ERRORS, duckdb::params![outcome.problems.len() as i64, run_id])?;
         }
     }
+    let t0 = std::time::Instant::now();
     tx.commit()?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grading committed");
     Ok((outcome, gate_results))
 }
 
