@@ -5,8 +5,7 @@
 //! `grade::engine`), from names validated before they reach SQL text.
 
 /// Bookkeeping of applied schema files.
-pub const MIGRATIONS_TABLE: &str =
-    "create table if not exists schema_migrations (version integer primary key, name varchar not null, applied_at timestamp not null);";
+pub const MIGRATIONS_TABLE: &str = include_str!("../../sql/store/migrations_table.sql");
 
 /// (version, name, DDL) in order.
 pub const SCHEMA: &[(i64, &str, &str)] = &[
