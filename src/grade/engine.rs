@@ -235,7 +235,12 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     // every check on every entity, set-based
     if !setup.pack.checks.is_empty() {
         let (eval, stage) = evaluation_sql(&setup.pack.checks);
+        if let Some(path) = std::env::var_os("ECHO_HEALTH_DUMP_SQL") {
+            // debugging aid (README, benchmark): the SQL generated from the packs
+            let _ = std::fs::write(path, format!("{};\n-- eval\n{eval};\n-- stage\n{stage};\n", wide_sql(&setup.facts)));
+        }
         conn.execute(&eval, []).context("evaluating the checks")?;
+        tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated per entity");
         conn.execute(&stage, []).context("staging the results")?;
     }
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated");
