@@ -580,3 +580,27 @@ fn roll_ups_can_be_weighted_by_a_numeric_fact() {
         .unwrap();
     assert!(weighted_dom.is_some() && (mean - weighted_dom.unwrap()).abs() > 1e-6, "weighting changes the mean here");
 }
+
+#[test]
+fn facts_observed_after_the_grading_time_are_reported_not_silently_dropped() {
+    let f = fixture("");
+    std::fs::write(
+        f.dir.join("facts/late.ndjson"),
+        "{\"entity\": \"component:default/bare\", \"fact\": \"codescene.code_health\", \"value\": 9, \"observed_at\": \"2099-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let (code, summary, stderr) = run(&f.dir, &["run", "p.yaml", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let conn = db(&f.dir);
+    // a warning: not counted among the run's errors
+    let (counted, errors): (i64, i64) = conn
+        .query_row("select r.errors, (select count(*) from errors where severity = 'error') from runs r", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(counted, errors);
+    assert_eq!(summary["errors"], errors);
+    let msg: String =
+        conn.query_row("select message from errors where kind = 'future-facts' and severity = 'warning'", [], |r| r.get(0)).unwrap();
+    assert!(msg.starts_with("1 facts observed after") && msg.contains("codescene.code_health"), "{msg}");
+}

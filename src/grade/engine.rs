@@ -74,6 +74,8 @@ pub struct Outcome {
     pub results: usize,
     /// checks that failed to evaluate on some rows, exemptions naming unknown entities
     pub problems: Vec<String>,
+    /// what the grading left out that a reader should know (not errors)
+    pub warnings: Vec<String>,
     pub expired_exemptions: usize,
     pub active_exemptions: usize,
 }
@@ -187,6 +189,7 @@ where outcome <> 'not_applicable' or recheck",
 #[derive(Debug, Clone)]
 pub struct Staged {
     pub problems: Vec<String>,
+    pub warnings: Vec<String>,
     /// (exemption, status)
     pub exemptions: Vec<(Exemption, &'static str)>,
     pub active: usize,
@@ -268,7 +271,17 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     for (msg, n) in failing {
         problems.push(format!("{msg} [{n} entit{}]", if n == 1 { "y" } else { "ies" }));
     }
-    Ok(Staged { problems, exemptions, active, expired })
+    let mut warnings = Vec::new();
+    let (future, names): (i64, Option<String>) =
+        conn.query_row(sql::FUTURE_FACTS, params![run_id, as_of.naive_utc()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if future > 0 {
+        warnings.push(format!(
+            "{future} facts observed after {} (the time this grading looks at) were not graded: {}",
+            as_of.format("%Y-%m-%dT%H:%M:%SZ"),
+            names.unwrap_or_default()
+        ));
+    }
+    Ok(Staged { problems, warnings, exemptions, active, expired })
 }
 
 /// Stores a staged grading as `grading_id` (in the caller's transaction): the grading
@@ -355,6 +368,7 @@ pub fn persist(
         mean_coverage,
         results: results as usize,
         problems: staged.problems.clone(),
+        warnings: staged.warnings.clone(),
         expired_exemptions: staged.expired,
         active_exemptions: staged.active,
     })

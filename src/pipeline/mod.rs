@@ -102,6 +102,9 @@ pub fn grade_stored_run(
         for p in &outcome.problems {
             tx.execute(sql::GRADING_ERROR, duckdb::params![run_id, p])?;
         }
+        for w in &outcome.warnings {
+            tx.execute(sql::GRADING_WARNING, duckdb::params![run_id, w])?;
+        }
         if !outcome.problems.is_empty() {
             tx.execute(sql::RUN_ADD_ERRORS, duckdb::params![outcome.problems.len() as i64, run_id])?;
         }
@@ -330,6 +333,9 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     problems.extend(sources.iter().flat_map(|s| s.errors.iter().map(|e| e.message.clone())));
     if let Some(g) = &graded {
         problems.extend(g.problems.iter().cloned());
+        for w in &g.warnings {
+            tracing::warn!("{w}");
+        }
     }
     let errors = errors + graded.as_ref().map(|g| g.problems.len()).unwrap_or(0);
     Ok(RunOutcome {

@@ -55,3 +55,5 @@ pub const SET_GRADING_SUMMARY: &str = include_str!("../../sql/grade/set_grading_
 pub const GRADINGS_OF_RUN: &str = include_str!("../../sql/grade/gradings_of_run.sql");
 pub const LEVEL_CHANGES: &str = include_str!("../../sql/grade/level_changes.sql");
 pub const OUTCOME_CHANGES: &str = include_str!("../../sql/grade/outcome_changes.sql");
+pub const FUTURE_FACTS: &str = include_str!("../../sql/grade/future_facts.sql");
+pub const GRADING_WARNING: &str = include_str!("../../sql/store/grading_warning.sql");
