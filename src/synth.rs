@@ -223,9 +223,19 @@ pub fn generate(o: &Options) -> Org {
             if rng.chance(30) {
                 writeln!(f, "    codescene.io/project-id: \"{}\"", 1000 + comp_no).ok();
             }
-            if rng.chance(40) {
-                write!(f, "  links:\n    - url: https://grafana.example.com/d/{name}\n      title: Dashboard\n      icon: dashboard\n")
-                    .ok();
+            if rng.chance(70) {
+                writeln!(f, "    pagerduty.com/service-id: P{comp_no:05}").ok();
+            }
+            let dashboard = rng.chance(40);
+            let runbook = rng.chance(65);
+            if dashboard || runbook {
+                f.push_str("  links:\n");
+                if dashboard {
+                    writeln!(f, "    - url: https://grafana.example.com/d/{name}\n      title: Dashboard\n      icon: dashboard").ok();
+                }
+                if runbook {
+                    writeln!(f, "    - url: https://wiki.example.com/runbooks/{name}\n      title: Runbook").ok();
+                }
             }
             write!(
                 f,
