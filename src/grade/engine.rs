@@ -80,6 +80,28 @@ pub struct Outcome {
     pub active_exemptions: usize,
 }
 
+/// Fills `{name}` placeholders of an SQL template from `sql/` in one pass over the template
+/// (text substituted in is never searched again).
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    'outer: while let Some(i) = rest.find('{') {
+        for (k, v) in values {
+            let key = format!("{{{k}}}");
+            if rest[i..].starts_with(&key) {
+                out.push_str(&rest[..i]);
+                out.push_str(v);
+                rest = &rest[i + key.len()..];
+                continue 'outer;
+            }
+        }
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `"name"` with embedded quotes doubled.
 pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -229,10 +251,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
         exemptions.push((x.clone(), status));
     }
     if let Some(wf) = &setup.weight_fact {
-        conn.execute(
-            &format!("insert into eh_weights select entity_ref, {} from eh_wide where {} is not null", quote_ident(wf), quote_ident(wf)),
-            [],
-        )?;
+        conn.execute(&fill(sql::STAGE_WEIGHTS, &[("fact", &quote_ident(wf))]), [])?;
     }
 
     // every check on every entity, set-based
@@ -258,7 +277,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     let mut failing: BTreeMap<String, usize> = BTreeMap::new();
     for (entity, check_id) in recheck {
         let Some(c) = by_id.get(check_id.as_str()) else { continue };
-        let q = format!("select (({}))::boolean, (({}))::boolean from eh_wide where entity_ref = ?", c.applies_to.sql, c.pass.sql);
+        let q = fill(sql::RECHECK_ONE, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
         let res: Result<(Option<bool>, Option<bool>), duckdb::Error> = conn.query_row(&q, params![entity], |r| Ok((r.get(0)?, r.get(1)?)));
         if let Err(e) = res {
             let msg = e.to_string();
@@ -378,4 +397,15 @@ pub fn persist(
 pub fn next_grading_id(conn: &Connection, run_id: &str) -> Result<String> {
     let n: i64 = conn.query_row(sql::GRADINGS_OF_RUN, params![run_id], |r| r.get(0))?;
     Ok(format!("{run_id}/g{}", n + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn placeholders_are_filled_once() {
+        assert_eq!(fill("select ({a}), ({b}) from t", &[("a", "'{b}'"), ("b", "x")]), "select ('{b}'), (x) from t");
+        assert_eq!(fill("{ not a key }", &[("a", "1")]), "{ not a key }");
+    }
 }

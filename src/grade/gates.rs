@@ -97,9 +97,7 @@ pub fn evaluate(
                     Some(w) => analyse(w, facts, CATALOG_COLUMNS).map_err(anyhow::Error::msg)?.sql,
                     None => "true".into(),
                 };
-                let q = format!(
-                    "select g.entity_ref, coalesce(g.level, 'none') from grades g join eh_wide w on w.entity_ref = g.entity_ref where g.grading_id = ? and g.level_index < ? and coalesce(({cond}), false) order by g.entity_ref"
-                );
+                let q = super::engine::fill(sql::GATE_MIN_LEVEL, &[("where", &cond)]);
                 let mut st = conn.prepare(&q)?;
                 let rows: Vec<(String, String)> =
                     st.query_map(params![grading_id, idx], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;

@@ -57,3 +57,6 @@ pub const LEVEL_CHANGES: &str = include_str!("../../sql/grade/level_changes.sql"
 pub const OUTCOME_CHANGES: &str = include_str!("../../sql/grade/outcome_changes.sql");
 pub const FUTURE_FACTS: &str = include_str!("../../sql/grade/future_facts.sql");
 pub const GRADING_WARNING: &str = include_str!("../../sql/store/grading_warning.sql");
+pub const GATE_MIN_LEVEL: &str = include_str!("../../sql/grade/gate_min_level.sql");
+pub const STAGE_WEIGHTS: &str = include_str!("../../sql/grade/stage_weights.sql");
+pub const RECHECK_ONE: &str = include_str!("../../sql/grade/recheck_one.sql");
