@@ -422,7 +422,7 @@ fn runtime_errors_become_error_outcomes_and_bad_exemptions_name_their_line() {
     let pack = f.dir.join("risky.yaml");
     std::fs::write(
         &pack,
-        "checks:\n  - id: ratio_of_reviews\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    applies_to: kind = 'Component' and github.required_reviews is not null\n    pass: 10 // github.required_reviews::integer > 1\n",
+        "checks:\n  - id: ratio_of_reviews\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    applies_to: kind = 'Component' and github.required_reviews is not null\n    pass: 10 // github.required_reviews::integer > 1\n  - id: titled\n    title: t\n    description: d\n    remediation: r\n    level: gold\n    pass: title = 'Good'\n",
     )
     .unwrap();
     let p = std::fs::read_to_string(f.dir.join("p.yaml"))
@@ -454,6 +454,12 @@ fn runtime_errors_become_error_outcomes_and_bad_exemptions_name_their_line() {
             ("component:default/good".into(), "pass".into())
         ]
     );
+    // a NULL from a missing catalog field is unknown, not error (checked in bulk, no row errs)
+    let titled: Vec<String> = {
+        let mut st = conn.prepare("select distinct outcome from check_results where grading_id = ? and check_id = 'titled'").unwrap();
+        st.query_map([g], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(titled, vec!["unknown".to_owned()]);
     let statuses: Vec<String> = {
         let mut st = conn.prepare("select status from exemptions where grading_id = ? order by line").unwrap();
         st.query_map([g], |r| r.get(0)).unwrap().map(Result::unwrap).collect()

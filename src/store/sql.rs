@@ -60,3 +60,4 @@ pub const GRADING_WARNING: &str = include_str!("../../sql/store/grading_warning.
 pub const GATE_MIN_LEVEL: &str = include_str!("../../sql/grade/gate_min_level.sql");
 pub const STAGE_WEIGHTS: &str = include_str!("../../sql/grade/stage_weights.sql");
 pub const RECHECK_ONE: &str = include_str!("../../sql/grade/recheck_one.sql");
+pub const RECHECK_BULK: &str = include_str!("../../sql/grade/recheck_bulk.sql");
