@@ -1,2 +1,6 @@
--- recheck_rows: staged results whose NULL may hide a runtime error (no missing fact to explain it).
-select entity_ref, check_id from eh_results where recheck and (missing_facts is null or len(missing_facts) = 0) order by check_id, entity_ref
+-- recheck_rows: (entity, check position) pairs whose NULL may hide a runtime error (no
+-- missing fact explains it), from the evaluated codes.
+select entity_ref, unnest(eh_rc) as pos
+from eh_codes
+where len(eh_rc) > 0
+order by 2, 1

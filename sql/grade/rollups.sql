@@ -36,7 +36,7 @@ failing_counts as (
     select scope, scope_ref, to_json(map_from_entries(list(struct_pack(key := check_id, value := n) order by n desc, check_id))) as failing_checks
     from (
         select s.scope, s.scope_ref, r.check_id, count(*) as n
-        from scoped s join eh_results r on r.entity_ref = s.entity_ref and r.outcome = 'fail'
+        from scoped s join check_results r on r.grading_id = $1 and r.entity_ref = s.entity_ref and r.outcome = 'fail'
         group by all
     )
     group by scope, scope_ref

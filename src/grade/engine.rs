@@ -113,10 +113,10 @@ fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The statement creating `eh_wide` (one row per entity of run $1: catalog columns, and
-/// every fact as a typed column holding its latest observation at or before $2). Fact names
-/// are validated (`[a-z0-9_.]`) before they reach SQL text.
-pub fn wide_sql(facts: &FactSet) -> String {
+/// The wide fact view as a query (one row per entity of run $1: catalog columns, and every
+/// fact as a typed column holding its latest observation at or before $2). Fact names are
+/// validated (`[a-z0-9_.]`) before they reach SQL text.
+pub fn wide_select(facts: &FactSet) -> String {
     let mut pivot = String::new();
     for (name, ty) in &facts.facts {
         let col = ty.value_column();
@@ -130,9 +130,15 @@ pub fn wide_sql(facts: &FactSet) -> String {
             write!(pivot, ",\n        arg_max({col}, observed_at) filter (where fact = {})::{cast} as {}", lit(name), quote_ident(name));
     }
     format!(
-        "create or replace temp table eh_wide as\nselect b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from facts where run_id = $1 and observed_at <= $2 group by entity_ref\n) f on f.entity_ref = b.entity_ref",
+        "select b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from facts where run_id = $1 and observed_at <= $2 group by entity_ref\n) f on f.entity_ref = b.entity_ref",
         base = sql::ENTITY_BASE.trim().trim_end_matches(';')
     )
+}
+
+/// The statement materialising the wide view as the temp table `eh_wide` (for gates and
+/// rechecks, which read single rows of it).
+pub fn wide_sql(facts: &FactSet) -> String {
+    format!("create or replace temp table eh_wide as\n{}", wide_select(facts))
 }
 
 /// Builds `eh_wide` for a run as of a time.
@@ -153,61 +159,139 @@ fn missing_sql(c: &Check) -> String {
     format!("list_filter([{}]::varchar[], lambda m: m is not null)", items.join(", "))
 }
 
-/// The statements evaluating every check on every entity in one pass over the wide view:
-/// `eh_eval` holds, per entity, each check's `applies_to` and `pass` (with `try()`, so a
-/// runtime error becomes NULL and is rechecked) and the facts missing when `pass` is NULL;
-/// the second statement unnests that into one staged row per applicable check.
-fn evaluation_sql(checks: &[Check]) -> (String, String) {
+/// Outcome codes stored in `grades.outcomes` (see `sql/schema/004_compact_results.sql`).
+const BLOCKING: &str = "('F', 'U', 'E')";
+
+/// The statement evaluating every check on every entity in one pass over the wide view
+/// ($1 run, $2 as of): `eh_codes` holds per entity a code per check (`o<i>`: P, F, U, X or
+/// NULL when it does not apply), the facts missing for each unknown (`m<i>`), and the
+/// positions whose NULL may hide a runtime error (`eh_rc`, rechecked without `try()`).
+fn codes_sql(facts: &FactSet, checks: &[Check]) -> String {
     let mut inner = String::new();
     let mut outer = String::new();
-    let (mut ids, mut levels, mut idxs, mut weights, mut outcomes, mut missing, mut rechecks) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cols = String::new();
+    let mut rc = Vec::new();
     for (i, c) in checks.iter().enumerate() {
         let _ = write!(inner, ",\n        try(({}))::boolean as eh_a{i}, try(({}))::boolean as eh_p{i}", c.applies_to.sql, c.pass.sql);
         let _ = write!(outer, ", eh_a{i}, eh_p{i}, case when eh_p{i} is null then {} end as eh_m{i}", missing_sql(c));
-        let id = lit(&c.id);
-        let exempt = format!("coalesce(list_contains(x.xs, {id}), false)");
-        ids.push(id.clone());
-        levels.push(lit(&c.level));
-        idxs.push(c.level_index.to_string());
-        weights.push(format!("{}::double", c.weight));
-        outcomes.push(format!(
-            "case when not coalesce(e.eh_a{i}, false) then 'not_applicable' when {exempt} then 'exempt' when e.eh_p{i} then 'pass' when not e.eh_p{i} then 'fail' else 'unknown' end"
+        let exempt = format!("coalesce(list_contains(x.xs, {}), false)", lit(&c.id));
+        let _ = write!(
+            cols,
+            ",\n    case when not coalesce(e.eh_a{i}, false) then null when {exempt} then 'X' when e.eh_p{i} then 'P' when not e.eh_p{i} then 'F' else 'U' end as o{i}\
+             ,\n    case when coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null then e.eh_m{i} end as m{i}"
+        );
+        rc.push(format!(
+            "case when (e.eh_a{i} is null) or (coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null and len(coalesce(e.eh_m{i}, [])) = 0) then {} end",
+            i + 1
         ));
-        missing.push(format!("case when coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null then e.eh_m{i} end"));
-        rechecks.push(format!("(e.eh_a{i} is null) or (coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null)"));
     }
-    let eval =
-        format!("create or replace temp table eh_eval as\nselect entity_ref{outer}\nfrom (\n    select *{inner}\n    from eh_wide\n)");
-    let stage = format!(
-        "insert into eh_results
-select entity_ref, check_id, level, level_index, weight, outcome, missing_facts, null::varchar, recheck
-from (
-    select e.entity_ref,
-        unnest([{}]) as check_id,
-        unnest([{}]) as level,
-        unnest([{}]) as level_index,
-        unnest([{}]) as weight,
-        unnest([{}]) as outcome,
-        unnest([{}]::varchar[][]) as missing_facts,
-        unnest([{}]) as recheck
-    from eh_eval e
-    left join (select entity_ref, list(check_id) as xs from eh_exempt group by entity_ref) x on x.entity_ref = e.entity_ref
+    format!(
+        "create or replace temp table eh_codes as
+with w as (
+{wide}
+),
+e as (
+    select entity_ref{outer}
+    from (select *{inner} from w)
 )
-where outcome <> 'not_applicable' or recheck",
-        ids.join(", "),
-        levels.join(", "),
-        idxs.join(", "),
-        weights.join(", "),
-        outcomes.join(",\n            "),
-        missing.join(",\n            "),
-        rechecks.join(",\n            "),
-    );
-    (eval, stage)
+select e.entity_ref{cols},
+    list_filter([{rc}]::integer[], lambda v: v is not null) as eh_rc
+from e
+left join (select entity_ref, list(check_id) as xs from eh_exempt group by entity_ref) x on x.entity_ref = e.entity_ref",
+        wide = wide_select(facts),
+        rc = rc.join(", "),
+    )
 }
 
-/// What staging produced: temp tables `eh_wide`, `eh_results`, `eh_levels`, `eh_exempt`,
-/// `eh_weights` on the connection, and what Rust needs to persist them.
+/// The statement storing the grades of a grading from `eh_codes` ($1 grading, $2 run):
+/// level (the highest with nothing fail, unknown or error at or below it), score, coverage,
+/// counts, the checks holding the next level back, and the outcome codes.
+fn grades_sql(checks: &[Check], ladder_len: usize) -> String {
+    let n = checks.len();
+    let list = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>();
+    let sum = |f: &dyn Fn(usize) -> String| if n == 0 { "0".to_owned() } else { list(f).join(" + ") };
+    let mut blocks = Vec::new();
+    for level in 0..ladder_len {
+        let at: Vec<String> = (0..n).filter(|i| checks[*i].level_index == level).map(|i| format!("o{i} in {BLOCKING}")).collect();
+        if !at.is_empty() {
+            blocks.push(format!("case when coalesce({}, false) then {level} end", at.join(" or ")));
+        }
+    }
+    let level_index =
+        if blocks.is_empty() { format!("{ladder_len} - 1") } else { format!("coalesce(least({}), {ladder_len}) - 1", blocks.join(", ")) };
+    let outcome_name = |i: usize| {
+        format!(
+            "case o{i} when 'P' then 'pass' when 'F' then 'fail' when 'U' then 'unknown' when 'E' then 'error' when 'X' then 'exempt' end"
+        )
+    };
+    let next: Vec<String> = list(&|i| {
+        format!(
+            "case when {} = q.level_index + 1 and o{i} in {BLOCKING} then json_object('check_id', {}, 'outcome', {}, 'missing_facts', m{i}) end",
+            checks[i].level_index,
+            lit(&checks[i].id),
+            outcome_name(i)
+        )
+    });
+    let codes: Vec<String> = list(&|i| format!("o{i}"));
+    format!(
+        "insert into grades (grading_id, run_id, entity_ref, level, level_index, score, coverage, passed, failed, unknown, exempt, applicable, next_level, next_missing, outcomes)
+select $1, $2, q.entity_ref, l.name, q.level_index,
+    q.pass_w / nullif(q.known_w, 0),
+    (q.passed + q.failed + q.exempt) / q.applicable::double,
+    q.passed, q.failed, q.unknown, q.exempt, q.applicable,
+    nl.name,
+    to_json(list_filter([{next}]::json[], lambda v: v is not null)),
+    q.outcomes
+from (
+    select *,
+        {level_index} as level_index,
+        {pass_w} as pass_w,
+        {known_w} as known_w,
+        {passed} as passed,
+        {failed} as failed,
+        {unknown} as unknown,
+        {exempt} as exempt,
+        {applicable} as applicable,
+        [{codes}]::varchar[] as outcomes
+    from eh_codes
+) q
+left join eh_levels l on l.idx = q.level_index
+left join eh_levels nl on nl.idx = q.level_index + 1
+where q.applicable > 0",
+        next = if next.is_empty() { "null".into() } else { next.join(",\n        ") },
+        pass_w = sum(&|i| format!("{}::double * (o{i} is not distinct from 'P')::int", checks[i].weight)),
+        known_w = sum(&|i| format!("{}::double * coalesce(o{i} in ('P', 'F'), false)::int", checks[i].weight)),
+        passed = sum(&|i| format!("(o{i} is not distinct from 'P')::int")),
+        failed = sum(&|i| format!("(o{i} is not distinct from 'F')::int")),
+        unknown = sum(&|i| format!("coalesce(o{i} in ('U', 'E'), false)::int")),
+        exempt = sum(&|i| format!("(o{i} is not distinct from 'X')::int")),
+        applicable = sum(&|i| format!("(o{i} is not null)::int")),
+        codes = codes.join(", "),
+    )
+}
+
+/// The statement storing what unknown results say (their missing facts) ($1 grading).
+fn unknown_details_sql(checks: &[Check]) -> String {
+    let ids: Vec<String> = checks.iter().map(|c| lit(&c.id)).collect();
+    let codes: Vec<String> = (0..checks.len()).map(|i| format!("o{i}")).collect();
+    let missing: Vec<String> = (0..checks.len()).map(|i| format!("m{i}")).collect();
+    format!(
+        "insert into result_details
+select $1, entity_ref, check_id, missing_facts, null
+from (
+    select entity_ref, unnest([{}]) as check_id, unnest([{}]::varchar[]) as code, unnest([{}]::varchar[][]) as missing_facts
+    from eh_codes
+)
+where code = 'U'",
+        ids.join(", "),
+        codes.join(", "),
+        missing.join(", ")
+    )
+}
+
+/// What staging produced: temp tables `eh_codes`, `eh_levels`, `eh_exempt`, `eh_weights`
+/// (and `eh_wide` when something needed single rows of it) on the connection, and what Rust
+/// needs to persist them.
 #[derive(Debug, Clone)]
 pub struct Staged {
     pub problems: Vec<String>,
@@ -216,15 +300,15 @@ pub struct Staged {
     pub exemptions: Vec<(Exemption, &'static str)>,
     pub active: usize,
     pub expired: usize,
+    /// results that failed to evaluate: (entity, check, what SQL said)
+    pub errors: Vec<(String, String, String)>,
 }
 
 /// Stages a grading in temp tables, outside any transaction: the rows that may hide a
-/// runtime error are evaluated one by one, and an error there must not abort the caller's
+/// runtime error are evaluated again, and an error there must not abort the caller's
 /// transaction (DuckDB aborts a transaction on any error).
 pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setup) -> Result<Staged> {
     let t0 = std::time::Instant::now();
-    build_wide(conn, run_id, as_of, &setup.facts)?;
-    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "wide view built");
     conn.execute_batch(sql::STAGE_TABLES)?;
     for (i, l) in setup.ladder.iter().enumerate() {
         conn.execute(sql::STAGE_LEVEL, params![i as i64, l])?;
@@ -236,7 +320,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     let (mut active, mut expired) = (0, 0);
     let today = as_of.date_naive();
     for x in &setup.exemptions {
-        let known: i64 = conn.query_row(sql::WIDE_HAS_ENTITY, params![x.entity], |r| r.get(0))?;
+        let known: i64 = conn.query_row(sql::RUN_HAS_ENTITY, params![run_id, x.entity], |r| r.get(0))?;
         let status = if known == 0 {
             problems.push(format!("{}:{}: exemption names {}, which is not in the catalog", x.file, x.line, x.entity));
             "unknown-entity"
@@ -251,57 +335,54 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
         exemptions.push((x.clone(), status));
     }
     if let Some(wf) = &setup.weight_fact {
-        conn.execute(&fill(sql::STAGE_WEIGHTS, &[("fact", &quote_ident(wf))]), [])?;
+        conn.execute(sql::STAGE_WEIGHTS, params![run_id, wf, as_of.naive_utc()])?;
     }
 
-    // every check on every entity, set-based
-    if !setup.pack.checks.is_empty() {
-        let (eval, stage) = evaluation_sql(&setup.pack.checks);
-        if let Some(path) = std::env::var_os("ECHO_HEALTH_DUMP_SQL") {
-            // debugging aid (README, benchmark): the SQL generated from the packs
-            let _ = std::fs::write(path, format!("{};\n-- eval\n{eval};\n-- stage\n{stage};\n", wide_sql(&setup.facts)));
-        }
-        conn.execute(&eval, []).context("evaluating the checks")?;
-        tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated per entity");
-        conn.execute(&stage, []).context("staging the results")?;
+    // every check on every entity, set-based, in one pass
+    let codes = codes_sql(&setup.facts, &setup.pack.checks);
+    if let Some(path) = std::env::var_os("ECHO_HEALTH_DUMP_SQL") {
+        // debugging aid (README, benchmark): the SQL generated from the packs
+        let _ = std::fs::write(path, format!("{codes};\n-- grades\n{};\n", grades_sql(&setup.pack.checks, setup.ladder.len())));
     }
+    conn.execute(&codes, params![run_id, as_of.naive_utc()]).context("evaluating the checks")?;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated");
 
-    // rows whose NULL may hide a runtime error: evaluate them again without try()
-    let recheck: Vec<(String, String)> = {
+    // positions whose NULL may hide a runtime error: evaluate them again without try(), in
+    // bulk per check first, row by row only for a check whose bulk evaluation fails
+    let recheck: Vec<(String, i64)> = {
         let mut st = conn.prepare(sql::RECHECK_ROWS)?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    let by_id: BTreeMap<&str, &Check> = setup.pack.checks.iter().map(|c| (c.id.as_str(), c)).collect();
-    // first all rows of a check at once: only a check whose bulk evaluation fails is
-    // evaluated row by row (so many NULL catalog fields cost one query, not thousands)
-    let mut clean: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-    for c in setup.pack.checks.iter().filter(|c| recheck.iter().any(|r| r.1 == c.id)) {
-        let q = fill(sql::RECHECK_BULK, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
-        if conn.query_row(&q, params![c.id], |r| r.get::<_, i64>(0)).is_ok() {
-            clean.insert(c.id.as_str());
+    let mut errors = Vec::new();
+    if !recheck.is_empty() {
+        build_wide(conn, run_id, as_of, &setup.facts)?;
+        let positions: std::collections::BTreeSet<i64> = recheck.iter().map(|r| r.1).collect();
+        let mut failing: BTreeMap<String, usize> = BTreeMap::new();
+        for pos in positions {
+            let Some(c) = setup.pack.checks.get((pos - 1) as usize) else { continue };
+            let bulk = fill(sql::RECHECK_BULK, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
+            if conn.query_row(&bulk, params![pos], |r| r.get::<_, i64>(0)).is_ok() {
+                continue;
+            }
+            let one = fill(sql::RECHECK_ONE, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
+            for (entity, _) in recheck.iter().filter(|r| r.1 == pos) {
+                let res: Result<(Option<bool>, Option<bool>), duckdb::Error> =
+                    conn.query_row(&one, params![entity], |r| Ok((r.get(0)?, r.get(1)?)));
+                if let Err(e) = res {
+                    let msg = e.to_string().lines().next().unwrap_or_default().to_owned();
+                    let i = pos - 1;
+                    conn.execute(&format!("update eh_codes set o{i} = 'E', m{i} = null where entity_ref = $1"), params![entity])?;
+                    *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
+                    errors.push((entity.clone(), c.id.clone(), msg));
+                }
+            }
         }
-    }
-    let mut failing: BTreeMap<String, usize> = BTreeMap::new();
-    for (entity, check_id) in recheck {
-        if clean.contains(check_id.as_str()) {
-            continue;
-        }
-        let Some(c) = by_id.get(check_id.as_str()) else { continue };
-        let q = fill(sql::RECHECK_ONE, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
-        let res: Result<(Option<bool>, Option<bool>), duckdb::Error> = conn.query_row(&q, params![entity], |r| Ok((r.get(0)?, r.get(1)?)));
-        if let Err(e) = res {
-            let msg = e.to_string();
-            let msg = msg.lines().next().unwrap_or_default().to_owned();
-            conn.execute(sql::MARK_ERROR, params![msg, entity, check_id])?;
-            *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
+        for (msg, n) in failing {
+            problems.push(format!("{msg} [{n} entit{}]", if n == 1 { "y" } else { "ies" }));
         }
     }
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "rechecked");
-    for (msg, n) in failing {
-        problems.push(format!("{msg} [{n} entit{}]", if n == 1 { "y" } else { "ies" }));
-    }
     let mut warnings = Vec::new();
     let (future, names): (i64, Option<String>) =
         conn.query_row(sql::FUTURE_FACTS, params![run_id, as_of.naive_utc()], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -312,7 +393,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
             names.unwrap_or_default()
         ));
     }
-    Ok(Staged { problems, warnings, exemptions, active, expired })
+    Ok(Staged { problems, warnings, exemptions, active, expired, errors })
 }
 
 /// Stores a staged grading as `grading_id` (in the caller's transaction): the grading
@@ -369,11 +450,23 @@ pub fn persist(
         )?;
     }
     let t0 = std::time::Instant::now();
-    let results: i64 = conn.query_row(sql::STAGED_COUNT, [], |r| r.get(0))?;
-    conn.execute(sql::STORE_RESULTS, params![grading_id, run_id]).context("storing check results")?;
-    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "results stored");
-    conn.execute(sql::GRADES, params![grading_id, run_id]).context("computing grades")?;
-    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grades computed");
+    {
+        let mut app = conn.appender("grading_checks")?;
+        for (i, c) in setup.pack.checks.iter().enumerate() {
+            app.append_row(params![grading_id, (i + 1) as i64, c.id, c.level, c.level_index as i64, c.weight])?;
+        }
+        app.flush()?;
+    }
+    conn.execute(&grades_sql(&setup.pack.checks, setup.ladder.len()), params![grading_id, run_id]).context("computing grades")?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grades stored");
+    if !setup.pack.checks.is_empty() {
+        conn.execute(&unknown_details_sql(&setup.pack.checks), params![grading_id]).context("storing unknown details")?;
+    }
+    for (entity, check, msg) in &staged.errors {
+        conn.execute(sql::ERROR_DETAIL, params![grading_id, entity, check, msg])?;
+    }
+    let results: i64 = conn.query_row(sql::RESULT_COUNT, params![grading_id], |r| r.get::<_, Option<i64>>(0))?.unwrap_or(0);
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "details stored");
     conn.execute(sql::ROLLUPS, params![grading_id, run_id]).context("computing roll-ups")?;
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "roll-ups computed");
 

@@ -93,6 +93,10 @@ pub fn grade_stored_run(
     let conn = store.conn_mut();
     let t0 = std::time::Instant::now();
     let staged = crate::grade::engine::stage(conn, run_id, as_of, setup)?;
+    if gates.iter().any(|g| matches!(g, crate::config::Gate::MinLevel { .. })) {
+        // a min_level gate reads the wide view (its `where`)
+        crate::grade::engine::build_wide(conn, run_id, as_of, &setup.facts)?;
+    }
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grading staged");
     let tx = conn.transaction()?;
     let grading_id = crate::grade::engine::next_grading_id(&tx, run_id)?;

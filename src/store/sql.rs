@@ -12,14 +12,13 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (1, "001_init", include_str!("../../sql/schema/001_init.sql")),
     (2, "002_grading", include_str!("../../sql/schema/002_grading.sql")),
     (3, "003_evidence", include_str!("../../sql/schema/003_evidence.sql")),
+    (4, "004_compact_results", include_str!("../../sql/schema/004_compact_results.sql")),
 ];
 
 pub const RUN_COUNTS: &str = include_str!("../../sql/queries/run_counts.sql");
 
 /// Grading: the catalog part of the wide fact view ($1 run).
 pub const ENTITY_BASE: &str = include_str!("../../sql/grade/entity_base.sql");
-/// Grading: grades from the staged results ($1 grading, $2 run).
-pub const GRADES: &str = include_str!("../../sql/grade/grades.sql");
 /// Grading: roll-ups by domain, system and team ($1 grading, $2 run).
 pub const ROLLUPS: &str = include_str!("../../sql/grade/rollups.sql");
 
@@ -41,14 +40,10 @@ pub const SCOPE_MEAN_SCORE: &str = include_str!("../../sql/grade/scope_mean_scor
 pub const SET_GATES: &str = include_str!("../../sql/grade/set_gates.sql");
 pub const STAGE_TABLES: &str = include_str!("../../sql/grade/stage_tables.sql");
 pub const STAGE_LEVEL: &str = include_str!("../../sql/grade/stage_level.sql");
-pub const WIDE_HAS_ENTITY: &str = include_str!("../../sql/grade/wide_has_entity.sql");
 pub const STAGE_EXEMPTION: &str = include_str!("../../sql/grade/stage_exemption.sql");
 pub const RECHECK_ROWS: &str = include_str!("../../sql/grade/recheck_rows.sql");
-pub const MARK_ERROR: &str = include_str!("../../sql/grade/mark_error.sql");
 pub const INSERT_GRADING: &str = include_str!("../../sql/grade/insert_grading.sql");
 pub const INSERT_EXEMPTION: &str = include_str!("../../sql/grade/insert_exemption.sql");
-pub const STAGED_COUNT: &str = include_str!("../../sql/grade/staged_count.sql");
-pub const STORE_RESULTS: &str = include_str!("../../sql/grade/store_results.sql");
 pub const LEVEL_COUNTS: &str = include_str!("../../sql/grade/level_counts.sql");
 pub const GRADING_MEANS: &str = include_str!("../../sql/grade/grading_means.sql");
 pub const SET_GRADING_SUMMARY: &str = include_str!("../../sql/grade/set_grading_summary.sql");
@@ -61,3 +56,6 @@ pub const GATE_MIN_LEVEL: &str = include_str!("../../sql/grade/gate_min_level.sq
 pub const STAGE_WEIGHTS: &str = include_str!("../../sql/grade/stage_weights.sql");
 pub const RECHECK_ONE: &str = include_str!("../../sql/grade/recheck_one.sql");
 pub const RECHECK_BULK: &str = include_str!("../../sql/grade/recheck_bulk.sql");
+pub const RUN_HAS_ENTITY: &str = include_str!("../../sql/grade/run_has_entity.sql");
+pub const ERROR_DETAIL: &str = include_str!("../../sql/grade/error_detail.sql");
+pub const RESULT_COUNT: &str = include_str!("../../sql/grade/result_count.sql");
