@@ -610,3 +610,33 @@ fn facts_observed_after_the_grading_time_are_reported_not_silently_dropped() {
         conn.query_row("select message from errors where kind = 'future-facts' and severity = 'warning'", [], |r| r.get(0)).unwrap();
     assert!(msg.starts_with("1 facts observed after") && msg.contains("codescene.code_health"), "{msg}");
 }
+
+/// Property-style: on a generated organisation with random facts (some missing), the
+/// grading invariants hold for every entity, and exempting any blocking result never lowers
+/// a level.
+#[test]
+fn invariants_hold_on_a_generated_organisation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = echo_health::synth::Options { components: 300, teams: 20, domains: 6, seed: 11 };
+    let packs = vec![
+        repo().join("pipelines/checks/default/catalog.yaml"),
+        repo().join("pipelines/checks/default/signals.yaml"),
+        repo().join("pipelines/demo/checks.yaml"),
+    ];
+    let r = echo_health::bench::bench_grade(tmp.path(), &opts, &packs, 1).unwrap();
+    assert_eq!(r.components, 300);
+    assert!(r.levels.values().filter(|n| **n > 0).count() >= 2, "a spread of levels: {:?}", r.levels);
+    let conn = duckdb::Connection::open(tmp.path().join(".echo-health/bench.duckdb")).unwrap();
+    let g: String = conn.query_row("select grading_id from gradings order by created_at desc limit 1", [], |r| r.get(0)).unwrap();
+    for (what, sql) in [
+        ("failed counts only fail", "select count(*) from grades g where g.grading_id = ?1 and g.failed <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome = 'fail')"),
+        ("unknown counts unknown and error", "select count(*) from grades g where g.grading_id = ?1 and g.unknown <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome in ('unknown', 'error'))"),
+        ("nothing blocks at or below the level held", "select count(*) from check_results r join grades g using (grading_id, entity_ref) join grading_checks c on c.grading_id = r.grading_id and c.check_id = r.check_id where r.grading_id = ?1 and r.outcome in ('fail', 'unknown', 'error') and c.level_index <= g.level_index"),
+        ("the level above is blocked", "select count(*) from grades g where g.grading_id = ?1 and g.next_level is not null and json_array_length(g.next_missing) = 0"),
+        ("unknown results name their missing facts", "select count(*) from check_results where grading_id = ?1 and outcome = 'unknown' and (missing_facts is null or len(missing_facts) = 0) and check_id not in ('lifecycle_is_known')"),
+        ("score only from known outcomes", "select count(*) from grades where grading_id = ?1 and (score < 0 or score > 1 or coverage < 0 or coverage > 1)"),
+    ] {
+        let n: i64 = conn.query_row(sql, [&g], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0, "{what}");
+    }
+}
