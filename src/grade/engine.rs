@@ -129,10 +129,7 @@ pub fn wide_select(facts: &FactSet) -> String {
         let _ =
             write!(pivot, ",\n        arg_max({col}, observed_at) filter (where fact = {})::{cast} as {}", lit(name), quote_ident(name));
     }
-    format!(
-        "select b.*, f.* exclude (entity_ref)\nfrom ({base}) b\nleft join (\n    select entity_ref{pivot}\n    from facts where run_id = $1 and observed_at <= $2 group by entity_ref\n) f on f.entity_ref = b.entity_ref",
-        base = sql::ENTITY_BASE.trim().trim_end_matches(';')
-    )
+    fill(sql::WIDE, &[("base", sql::ENTITY_BASE.trim().trim_end_matches(';')), ("pivot", &pivot)])
 }
 
 /// The statement materialising the wide view as the temp table `eh_wide` (for gates and
@@ -185,22 +182,7 @@ fn codes_sql(facts: &FactSet, checks: &[Check]) -> String {
             i + 1
         ));
     }
-    format!(
-        "create or replace temp table eh_codes as
-with w as (
-{wide}
-),
-e as (
-    select entity_ref{outer}
-    from (select *{inner} from w)
-)
-select e.entity_ref{cols},
-    list_filter([{rc}]::integer[], lambda v: v is not null) as eh_rc
-from e
-left join (select entity_ref, list(check_id) as xs from eh_exempt group by entity_ref) x on x.entity_ref = e.entity_ref",
-        wide = wide_select(facts),
-        rc = rc.join(", "),
-    )
+    fill(sql::CODES, &[("wide", &wide_select(facts)), ("outer", &outer), ("inner", &inner), ("cols", &cols), ("rc", &rc.join(", "))])
 }
 
 /// The statement storing the grades of a grading from `eh_codes` ($1 grading, $2 run):
@@ -233,40 +215,28 @@ fn grades_sql(checks: &[Check], ladder_len: usize) -> String {
         )
     });
     let codes: Vec<String> = list(&|i| format!("o{i}"));
-    format!(
-        "insert into grades (grading_id, run_id, entity_ref, level, level_index, score, coverage, passed, failed, unknown, exempt, applicable, next_level, next_missing, outcomes)
-select $1, $2, q.entity_ref, l.name, q.level_index,
-    q.pass_w / nullif(q.known_w, 0),
-    (q.passed + q.failed + q.exempt) / q.applicable::double,
-    q.passed, q.failed, q.unknown, q.exempt, q.applicable,
-    nl.name,
-    to_json(list_filter([{next}]::json[], lambda v: v is not null)),
-    q.outcomes
-from (
-    select *,
-        {level_index} as level_index,
-        {pass_w} as pass_w,
-        {known_w} as known_w,
-        {passed} as passed,
-        {failed} as failed,
-        {unknown} as unknown,
-        {exempt} as exempt,
-        {applicable} as applicable,
-        [{codes}]::varchar[] as outcomes
-    from eh_codes
-) q
-left join eh_levels l on l.idx = q.level_index
-left join eh_levels nl on nl.idx = q.level_index + 1
-where q.applicable > 0",
-        next = if next.is_empty() { "null".into() } else { next.join(",\n        ") },
-        pass_w = sum(&|i| format!("{}::double * (o{i} is not distinct from 'P')::int", checks[i].weight)),
-        known_w = sum(&|i| format!("{}::double * coalesce(o{i} in ('P', 'F'), false)::int", checks[i].weight)),
-        passed = sum(&|i| format!("(o{i} is not distinct from 'P')::int")),
-        failed = sum(&|i| format!("(o{i} is not distinct from 'F')::int")),
-        unknown = sum(&|i| format!("coalesce(o{i} in ('U', 'E'), false)::int")),
-        exempt = sum(&|i| format!("(o{i} is not distinct from 'X')::int")),
-        applicable = sum(&|i| format!("(o{i} is not null)::int")),
-        codes = codes.join(", "),
+    let next = if next.is_empty() { "null".into() } else { next.join(",\n        ") };
+    let pass_w = sum(&|i| format!("{}::double * (o{i} is not distinct from 'P')::int", checks[i].weight));
+    let known_w = sum(&|i| format!("{}::double * coalesce(o{i} in ('P', 'F'), false)::int", checks[i].weight));
+    let passed = sum(&|i| format!("(o{i} is not distinct from 'P')::int"));
+    let failed = sum(&|i| format!("(o{i} is not distinct from 'F')::int"));
+    let unknown = sum(&|i| format!("coalesce(o{i} in ('U', 'E'), false)::int"));
+    let exempt = sum(&|i| format!("(o{i} is not distinct from 'X')::int"));
+    let applicable = sum(&|i| format!("(o{i} is not null)::int"));
+    fill(
+        sql::GRADES,
+        &[
+            ("next", &next),
+            ("level_index", &level_index),
+            ("pass_w", &pass_w),
+            ("known_w", &known_w),
+            ("passed", &passed),
+            ("failed", &failed),
+            ("unknown", &unknown),
+            ("exempt", &exempt),
+            ("applicable", &applicable),
+            ("codes", &codes.join(", ")),
+        ],
     )
 }
 
@@ -275,18 +245,7 @@ fn unknown_details_sql(checks: &[Check]) -> String {
     let ids: Vec<String> = checks.iter().map(|c| lit(&c.id)).collect();
     let codes: Vec<String> = (0..checks.len()).map(|i| format!("o{i}")).collect();
     let missing: Vec<String> = (0..checks.len()).map(|i| format!("m{i}")).collect();
-    format!(
-        "insert into result_details
-select $1, entity_ref, check_id, missing_facts, null
-from (
-    select entity_ref, unnest([{}]) as check_id, unnest([{}]::varchar[]) as code, unnest([{}]::varchar[][]) as missing_facts
-    from eh_codes
-)
-where code = 'U'",
-        ids.join(", "),
-        codes.join(", "),
-        missing.join(", ")
-    )
+    fill(sql::UNKNOWN_DETAILS, &[("ids", &ids.join(", ")), ("codes", &codes.join(", ")), ("missing", &missing.join(", "))])
 }
 
 /// What staging produced: temp tables `eh_codes`, `eh_levels`, `eh_exempt`, `eh_weights`
@@ -372,7 +331,7 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
                 if let Err(e) = res {
                     let msg = e.to_string().lines().next().unwrap_or_default().to_owned();
                     let i = pos - 1;
-                    conn.execute(&format!("update eh_codes set o{i} = 'E', m{i} = null where entity_ref = $1"), params![entity])?;
+                    conn.execute(&fill(sql::MARK_ERROR, &[("i", &i.to_string())]), params![entity])?;
                     *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
                     errors.push((entity.clone(), c.id.clone(), msg));
                 }

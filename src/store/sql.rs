@@ -1,8 +1,9 @@
 //! Every SQL text of echo-health, embedded from `sql/`: one statement or relation per file,
 //! its purpose on its first line. Schema files are numbered and applied in order; an applied
-//! file is never edited, a change is a new file. The only SQL built in Rust is what check
-//! packs define (the wide view's fact columns, each check's expressions; see
-//! `grade::engine`), from names validated before they reach SQL text.
+//! file is never edited, a change is a new file. Statements that depend on the check packs are
+//! templates here with `{name}` holes that `grade::engine` fills (one pass, never
+//! re-scanned) with the fact columns and check expressions, from names and expressions
+//! validated before they reach SQL text.
 
 /// Bookkeeping of applied schema files.
 pub const MIGRATIONS_TABLE: &str = include_str!("../../sql/store/migrations_table.sql");
@@ -59,3 +60,34 @@ pub const RECHECK_BULK: &str = include_str!("../../sql/grade/recheck_bulk.sql");
 pub const RUN_HAS_ENTITY: &str = include_str!("../../sql/grade/run_has_entity.sql");
 pub const ERROR_DETAIL: &str = include_str!("../../sql/grade/error_detail.sql");
 pub const RESULT_COUNT: &str = include_str!("../../sql/grade/result_count.sql");
+pub const WIDE: &str = include_str!("../../sql/grade/wide.sql");
+pub const CODES: &str = include_str!("../../sql/grade/codes.sql");
+pub const GRADES: &str = include_str!("../../sql/grade/grades.sql");
+pub const UNKNOWN_DETAILS: &str = include_str!("../../sql/grade/unknown_details.sql");
+pub const MARK_ERROR: &str = include_str!("../../sql/grade/mark_error.sql");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Templates are filled by replacing `{name}` holes: a hole in a comment line would pull
+    /// generated (possibly multi-line) SQL into the comment, so comments name holes `<name>`.
+    #[test]
+    fn template_comments_hold_no_holes() {
+        for (name, text) in [
+            ("wide", WIDE),
+            ("codes", CODES),
+            ("grades", GRADES),
+            ("unknown_details", UNKNOWN_DETAILS),
+            ("mark_error", MARK_ERROR),
+            ("recheck_one", RECHECK_ONE),
+            ("recheck_bulk", RECHECK_BULK),
+            ("gate_min_level", GATE_MIN_LEVEL),
+            ("stage_weights", STAGE_WEIGHTS),
+        ] {
+            for line in text.lines().filter(|l| l.trim_start().starts_with("--")) {
+                assert!(!line.contains('{'), "{name}: comment holds a hole: {line}");
+            }
+        }
+    }
+}
