@@ -305,7 +305,7 @@ fn every_default_check_passes_fails_and_is_unknown_when_its_facts_are_missing() 
     for (what, sql) in [
         ("failed counts only fail", "select count(*) from grades g where g.grading_id = ?1 and g.failed <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome = 'fail')"),
         ("unknown counts unknown and error", "select count(*) from grades g where g.grading_id = ?1 and g.unknown <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome in ('unknown', 'error'))"),
-        ("the level above is blocked", "select count(*) from grades g where g.grading_id = ?1 and g.next_level is not null and json_array_length(g.next_missing) = 0"),
+        ("the level above is blocked", "select count(*) from grades g where g.grading_id = ?1 and g.next_level is not null and not exists (select 1 from next_level_checks n where n.grading_id = g.grading_id and n.entity_ref = g.entity_ref)"),
     ] {
         let n: i64 = conn.query_row(sql, [&grading], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "{what}");
@@ -369,7 +369,7 @@ fn regrade_reproduces_an_unchanged_run_and_exemptions_never_lower_a_level() {
     let conn = db(&f.dir);
     let grades = |g: &str| -> Vec<(String, Option<String>, Option<f64>, f64, i64, i64, i64, String)> {
         let mut st = conn
-            .prepare("select entity_ref, level, score, coverage, passed, failed, unknown, next_missing::varchar from grades where grading_id = ? order by entity_ref")
+            .prepare("select entity_ref, level, score, coverage, passed, failed, unknown, (select coalesce(string_agg(n.check_id || ':' || n.outcome || ':' || coalesce(array_to_string(n.missing_facts, ','), ''), ' ' order by n.check_id), '') from next_level_checks n where n.grading_id = g.grading_id and n.entity_ref = g.entity_ref) from grades g where grading_id = ? order by entity_ref")
             .unwrap();
         st.query_map([g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
             .unwrap()
@@ -422,7 +422,7 @@ fn runtime_errors_become_error_outcomes_and_bad_exemptions_name_their_line() {
     let pack = f.dir.join("risky.yaml");
     std::fs::write(
         &pack,
-        "checks:\n  - id: ratio_of_reviews\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    applies_to: kind = 'Component' and github.required_reviews is not null\n    pass: 10 // github.required_reviews::integer > 1\n  - id: titled\n    title: t\n    description: d\n    remediation: r\n    level: gold\n    pass: title = 'Good'\n",
+        "checks:\n  - id: ratio_of_reviews\n    title: t\n    description: d\n    remediation: r\n    level: bronze\n    applies_to: kind = 'Component' and github.required_reviews is not null\n    pass: 10 // github.required_reviews::integer > 1\n  - id: titled\n    title: t\n    description: d\n    remediation: r\n    level: gold\n    pass: title = 'Good'\n  - id: guarded_ratio\n    title: t\n    description: d\n    remediation: r\n    level: gold\n    applies_to: kind = 'Component' and github.required_reviews > 0\n    pass: 10 // github.required_reviews::integer > 1\n",
     )
     .unwrap();
     let p = std::fs::read_to_string(f.dir.join("p.yaml"))
@@ -460,6 +460,16 @@ fn runtime_errors_become_error_outcomes_and_bad_exemptions_name_their_line() {
         st.query_map([g], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(titled, vec!["unknown".to_owned()]);
+    // a pass expression is only evaluated where its check applies: no division by zero where
+    // applies_to is false (0 reviews) or NULL (reviews unknown)
+    assert!(!stderr.contains("guarded_ratio"), "{stderr}");
+    let guarded: Vec<(String, String)> = {
+        let mut st = conn
+            .prepare("select entity_ref, outcome from check_results where grading_id = ? and check_id = 'guarded_ratio' order by 1")
+            .unwrap();
+        st.query_map([g], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(guarded, vec![("component:default/good".into(), "pass".into())]);
     let statuses: Vec<String> = {
         let mut st = conn.prepare("select status from exemptions where grading_id = ? order by line").unwrap();
         st.query_map([g], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
@@ -632,11 +642,85 @@ fn invariants_hold_on_a_generated_organisation() {
         ("failed counts only fail", "select count(*) from grades g where g.grading_id = ?1 and g.failed <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome = 'fail')"),
         ("unknown counts unknown and error", "select count(*) from grades g where g.grading_id = ?1 and g.unknown <> (select count(*) from check_results r where r.grading_id = g.grading_id and r.entity_ref = g.entity_ref and r.outcome in ('unknown', 'error'))"),
         ("nothing blocks at or below the level held", "select count(*) from check_results r join grades g using (grading_id, entity_ref) join grading_checks c on c.grading_id = r.grading_id and c.check_id = r.check_id where r.grading_id = ?1 and r.outcome in ('fail', 'unknown', 'error') and c.level_index <= g.level_index"),
-        ("the level above is blocked", "select count(*) from grades g where g.grading_id = ?1 and g.next_level is not null and json_array_length(g.next_missing) = 0"),
+        ("the level above is blocked", "select count(*) from grades g where g.grading_id = ?1 and g.next_level is not null and not exists (select 1 from next_level_checks n where n.grading_id = g.grading_id and n.entity_ref = g.entity_ref)"),
         ("unknown results name their missing facts", "select count(*) from check_results where grading_id = ?1 and outcome = 'unknown' and (missing_facts is null or len(missing_facts) = 0) and check_id not in ('lifecycle_is_known')"),
         ("score only from known outcomes", "select count(*) from grades where grading_id = ?1 and (score < 0 or score > 1 or coverage < 0 or coverage > 1)"),
     ] {
         let n: i64 = conn.query_row(sql, [&g], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "{what}");
     }
+    // roll-ups (computed in Rust from the outcome codes) agree with the same roll-ups computed
+    // independently in SQL from the stored grades, check results and catalog
+    let (run_id, scopes): (String, i64) = conn
+        .query_row("select run_id, count(*) from rollups where grading_id = ? group by run_id", [&g], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert!(scopes > 20, "{scopes} roll-ups");
+    let (differ, only_oracle, only_stored): (i64, i64, i64) =
+        conn.query_row(ROLLUP_ORACLE, [&g, &run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+    assert_eq!((differ, only_oracle, only_stored), (0, 0, 0), "roll-ups that differ from the SQL oracle");
 }
+
+/// Roll-ups of a grading (?1) of a run (?2) computed in SQL from the stored grades (the way
+/// echo-health computed them before it did so in Rust), as the oracle of the test above.
+const ROLLUP_ORACLE: &str = r#"
+with recursive dom_parent as (
+    select source_ref as child, target_ref as parent
+    from relations
+    where run_id = ?2 and type = 'partOf' and source_ref like 'domain:%' and target_ref like 'domain:%'
+),
+dom_anc(d, anc) as (
+    select entity_ref, entity_ref from entities where run_id = ?2 and kind = 'Domain'
+    union
+    select a.d, p.parent from dom_anc a join dom_parent p on p.child = a.anc
+),
+g as (
+    select gr.*, e.system_ref, e.domain_ref, e.team_chain
+    from grades gr
+    join entities e on e.run_id = gr.run_id and e.entity_ref = gr.entity_ref
+    where gr.grading_id = ?1 and e.kind = 'Component'
+),
+scoped as (
+    select 'domain' as scope, a.anc as scope_ref, g.* from g join dom_anc a on a.d = g.domain_ref
+    union all
+    select 'system', g.system_ref, g.* from g where g.system_ref is not null
+    union all
+    select 'team', t.team, g.* from g, unnest(from_json(g.team_chain, '["VARCHAR"]')) as t(team)
+),
+level_counts as (
+    select scope, scope_ref, to_json(map_from_entries(list(struct_pack(key := coalesce(level, 'none'), value := n) order by coalesce(level, 'none')))) as levels
+    from (select scope, scope_ref, level, count(*) as n from scoped group by all)
+    group by scope, scope_ref
+),
+failing_counts as (
+    select scope, scope_ref, to_json(map_from_entries(list(struct_pack(key := check_id, value := n) order by n desc, check_id))) as failing_checks
+    from (
+        select s.scope, s.scope_ref, r.check_id, count(*) as n
+        from scoped s join check_results r on r.grading_id = ?1 and r.entity_ref = s.entity_ref and r.outcome = 'fail'
+        group by all
+    )
+    group by scope, scope_ref
+),
+agg as (
+    select
+        scope,
+        scope_ref,
+        count(*) as entities,
+        avg(score) as mean_score,
+        avg(coverage) as mean_coverage,
+        to_json(list(entity_ref order by level_index, score nulls first, entity_ref)[1:5]) as worst
+    from scoped
+    group by scope, scope_ref
+),
+oracle as (
+    select a.scope, a.scope_ref, a.entities, l.levels, a.mean_score, a.mean_coverage, coalesce(f.failing_checks, '{}'::json) as failing_checks, a.worst
+    from agg a join level_counts l using (scope, scope_ref) left join failing_counts f using (scope, scope_ref)
+)
+select count(*), count(*) filter (where r.entities is null), count(*) filter (where o.entities is null)
+from oracle o full outer join (select * from rollups where grading_id = ?1) r using (scope, scope_ref)
+where o.entities is distinct from r.entities
+    or o.levels::varchar is distinct from r.levels::varchar
+    or (o.mean_score is null) <> (r.mean_score is null) or abs(o.mean_score - r.mean_score) > 1e-9
+    or abs(o.mean_coverage - r.mean_coverage) > 1e-9
+    or o.failing_checks::varchar is distinct from r.failing_checks::varchar
+    or o.worst::varchar is distinct from r.worst::varchar
+"#;

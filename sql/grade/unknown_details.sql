@@ -1,9 +1,5 @@
--- unknown_details: what unknown results say, their missing facts ($1 grading); <ids>,
--- <codes> and <missing> list the checks, their code columns and missing-fact columns.
+-- unknown_details: what unknown results say, their missing facts ($1 grading), from the
+-- staged eh_missing (fact names joined by commas: they are validated [a-z0-9_.]).
 insert into result_details
-select $1, entity_ref, check_id, missing_facts, null
-from (
-    select entity_ref, unnest([{ids}]) as check_id, unnest([{codes}]::varchar[]) as code, unnest([{missing}]::varchar[][]) as missing_facts
-    from eh_codes
-)
-where code = 'U'
+select $1, entity_ref, check_id, case when missing = '' then []::varchar[] else string_split(missing, ',') end, null
+from eh_missing

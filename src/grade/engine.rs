@@ -1,11 +1,12 @@
-//! The grading engine: builds the wide fact view of a run, evaluates every check on every
-//! entity in one set-based statement, stages and stores the results with their evidence,
-//! then the grades and roll-ups — all inside the caller's transaction.
+//! The grading engine: evaluates every check on every entity in one set-based DuckDB
+//! statement over the wide fact view of a run (a code per check per entity), then computes
+//! grades, levels, next-level checks and roll-ups in Rust from those codes and stores them
+//! with appenders, inside the caller's transaction.
 //!
 //! Runtime SQL errors (a division by zero on some rows) do not stop a grading: expressions
 //! are evaluated with `try()`, and the rows where that hides something (a NULL outcome with no
-//! missing fact) are evaluated again one by one; those that fail become `error` outcomes with
-//! what DuckDB said.
+//! missing fact) are evaluated again; those that fail become `error` outcomes with what DuckDB
+//! said.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -144,113 +145,78 @@ pub fn build_wide(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: 
     Ok(())
 }
 
-/// The facts a check reads that are absent on a row, as a SQL list.
-fn missing_sql(c: &Check) -> String {
-    let mut facts: Vec<&String> = c.pass.facts.iter().collect();
+/// The facts the checks' `pass` expressions read, sorted: the `nulls` string of the codes
+/// query has a character per fact, in this order.
+fn read_facts(checks: &[Check]) -> Vec<String> {
+    let mut facts: Vec<String> = checks.iter().flat_map(|c| c.pass.facts.iter().cloned()).collect();
     facts.sort();
     facts.dedup();
-    if facts.is_empty() {
-        return "[]::varchar[]".into();
-    }
-    let items: Vec<String> = facts.iter().map(|n| format!("case when {} is null then {} end", quote_ident(n), lit(n))).collect();
-    format!("list_filter([{}]::varchar[], lambda m: m is not null)", items.join(", "))
+    facts
 }
-
-/// Outcome codes stored in `grades.outcomes` (see `sql/schema/004_compact_results.sql`).
-const BLOCKING: &str = "('F', 'U', 'E')";
 
 /// The statement evaluating every check on every entity in one pass over the wide view
-/// ($1 run, $2 as of): `eh_codes` holds per entity a code per check (`o<i>`: P, F, U, X or
-/// NULL when it does not apply), the facts missing for each unknown (`m<i>`), and the
-/// positions whose NULL may hide a runtime error (`eh_rc`, rechecked without `try()`).
-fn codes_sql(facts: &FactSet, checks: &[Check]) -> String {
-    let mut inner = String::new();
-    let mut outer = String::new();
-    let mut cols = String::new();
-    let mut rc = Vec::new();
+/// ($1 run, $2 as of), returning a row per entity with a code per check and a flag per fact
+/// read (see `sql/grade/codes.sql`).
+fn codes_sql(facts: &FactSet, checks: &[Check], read: &[String]) -> String {
+    let (mut applies, mut passes) = (String::new(), String::new());
+    let mut codes = Vec::new();
     for (i, c) in checks.iter().enumerate() {
-        let _ = write!(inner, ",\n        try(({}))::boolean as eh_a{i}, try(({}))::boolean as eh_p{i}", c.applies_to.sql, c.pass.sql);
-        let _ = write!(outer, ", eh_a{i}, eh_p{i}, case when eh_p{i} is null then {} end as eh_m{i}", missing_sql(c));
-        let exempt = format!("coalesce(list_contains(x.xs, {}), false)", lit(&c.id));
-        let _ = write!(
-            cols,
-            ",\n    case when not coalesce(e.eh_a{i}, false) then null when {exempt} then 'X' when e.eh_p{i} then 'P' when not e.eh_p{i} then 'F' else 'U' end as o{i}\
-             ,\n    case when coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null then e.eh_m{i} end as m{i}"
-        );
-        rc.push(format!(
-            "case when (e.eh_a{i} is null) or (coalesce(e.eh_a{i}, false) and not {exempt} and e.eh_p{i} is null and len(coalesce(e.eh_m{i}, [])) = 0) then {} end",
-            i + 1
+        let _ = write!(applies, ",\n        try(({}))::boolean as eh_a{i}", c.applies_to.sql);
+        let _ = write!(passes, ",\n        case when eh_a{i} then try(({}))::boolean end as eh_p{i}", c.pass.sql);
+        codes.push(format!(
+            "case when e.eh_a{i} is null then 'n' when not e.eh_a{i} then '-' when coalesce(list_contains(x.xs, {}), false) then 'X' \
+             when e.eh_p{i} then 'P' when not e.eh_p{i} then 'F' else 'U' end",
+            lit(&c.id)
         ));
     }
-    fill(sql::CODES, &[("wide", &wide_select(facts)), ("outer", &outer), ("inner", &inner), ("cols", &cols), ("rc", &rc.join(", "))])
-}
-
-/// The statement storing the grades of a grading from `eh_codes` ($1 grading, $2 run):
-/// level (the highest with nothing fail, unknown or error at or below it), score, coverage,
-/// counts, the checks holding the next level back, and the outcome codes.
-fn grades_sql(checks: &[Check], ladder_len: usize) -> String {
-    let n = checks.len();
-    let list = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>();
-    let sum = |f: &dyn Fn(usize) -> String| if n == 0 { "0".to_owned() } else { list(f).join(" + ") };
-    let mut blocks = Vec::new();
-    for level in 0..ladder_len {
-        let at: Vec<String> = (0..n).filter(|i| checks[*i].level_index == level).map(|i| format!("o{i} in {BLOCKING}")).collect();
-        if !at.is_empty() {
-            blocks.push(format!("case when coalesce({}, false) then {level} end", at.join(" or ")));
-        }
-    }
-    let level_index =
-        if blocks.is_empty() { format!("{ladder_len} - 1") } else { format!("coalesce(least({}), {ladder_len}) - 1", blocks.join(", ")) };
-    let outcome_name = |i: usize| {
-        format!(
-            "case o{i} when 'P' then 'pass' when 'F' then 'fail' when 'U' then 'unknown' when 'E' then 'error' when 'X' then 'exempt' end"
-        )
-    };
-    let next: Vec<String> = list(&|i| {
-        format!(
-            "case when {} = q.level_index + 1 and o{i} in {BLOCKING} then json_object('check_id', {}, 'outcome', {}, 'missing_facts', m{i}) end",
-            checks[i].level_index,
-            lit(&checks[i].id),
-            outcome_name(i)
-        )
-    });
-    let codes: Vec<String> = list(&|i| format!("o{i}"));
-    let next = if next.is_empty() { "null".into() } else { next.join(",\n        ") };
-    let pass_w = sum(&|i| format!("{}::double * (o{i} is not distinct from 'P')::int", checks[i].weight));
-    let known_w = sum(&|i| format!("{}::double * coalesce(o{i} in ('P', 'F'), false)::int", checks[i].weight));
-    let passed = sum(&|i| format!("(o{i} is not distinct from 'P')::int"));
-    let failed = sum(&|i| format!("(o{i} is not distinct from 'F')::int"));
-    let unknown = sum(&|i| format!("coalesce(o{i} in ('U', 'E'), false)::int"));
-    let exempt = sum(&|i| format!("(o{i} is not distinct from 'X')::int"));
-    let applicable = sum(&|i| format!("(o{i} is not null)::int"));
+    let nulls: Vec<String> = read.iter().map(|f| format!("case when {} is null then '1' else '0' end", quote_ident(f))).collect();
+    let or_empty = |v: Vec<String>| if v.is_empty() { "''".to_owned() } else { v.join(",\n        ") };
     fill(
-        sql::GRADES,
+        sql::CODES,
         &[
-            ("next", &next),
-            ("level_index", &level_index),
-            ("pass_w", &pass_w),
-            ("known_w", &known_w),
-            ("passed", &passed),
-            ("failed", &failed),
-            ("unknown", &unknown),
-            ("exempt", &exempt),
-            ("applicable", &applicable),
-            ("codes", &codes.join(", ")),
+            ("wide", &wide_select(facts)),
+            ("applies", &applies),
+            ("passes", &passes),
+            ("codes", &or_empty(codes)),
+            ("nulls", &or_empty(nulls)),
         ],
     )
 }
 
-/// The statement storing what unknown results say (their missing facts) ($1 grading).
-fn unknown_details_sql(checks: &[Check]) -> String {
-    let ids: Vec<String> = checks.iter().map(|c| lit(&c.id)).collect();
-    let codes: Vec<String> = (0..checks.len()).map(|i| format!("o{i}")).collect();
-    let missing: Vec<String> = (0..checks.len()).map(|i| format!("m{i}")).collect();
-    fill(sql::UNKNOWN_DETAILS, &[("ids", &ids.join(", ")), ("codes", &codes.join(", ")), ("missing", &missing.join(", "))])
+/// One entity as the codes query returned it (codes changed to `E` where a recheck failed).
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub entity_ref: String,
+    pub kind: String,
+    pub system: Option<String>,
+    pub domain: Option<String>,
+    /// the owning group and its ancestors
+    pub team_chain: Vec<String>,
+    pub weight: Option<f64>,
+    /// a code per check: P F U E X, `-` or `n` (not applicable)
+    pub codes: Vec<u8>,
+    /// a flag per fact of [`Staged::read_facts`]: `1` when absent
+    pub nulls: Vec<u8>,
 }
 
-/// What staging produced: temp tables `eh_codes`, `eh_levels`, `eh_exempt`, `eh_weights`
-/// (and `eh_wide` when something needed single rows of it) on the connection, and what Rust
-/// needs to persist them.
+impl Evaluated {
+    fn applies(&self, i: usize) -> bool {
+        Self::applies_code(self.codes[i])
+    }
+
+    fn applies_code(code: u8) -> bool {
+        !matches!(code, b'-' | b'n')
+    }
+
+    /// The facts check `c` reads that this entity lacks.
+    fn missing(&self, c: &Check, read: &[String]) -> Vec<String> {
+        c.pass.facts.iter().filter(|f| read.binary_search(f).map(|j| self.nulls.get(j) == Some(&b'1')).unwrap_or(false)).cloned().collect()
+    }
+}
+
+/// What staging produced: every entity's outcome codes (and the temp tables `eh_exempt`,
+/// `eh_weights`, `eh_recheck`, and `eh_wide` when something needed single rows of it, on the
+/// connection), and what Rust needs to persist them.
 #[derive(Debug, Clone)]
 pub struct Staged {
     pub problems: Vec<String>,
@@ -261,17 +227,16 @@ pub struct Staged {
     pub expired: usize,
     /// results that failed to evaluate: (entity, check, what SQL said)
     pub errors: Vec<(String, String, String)>,
+    pub rows: Vec<Evaluated>,
+    pub read_facts: Vec<String>,
 }
 
-/// Stages a grading in temp tables, outside any transaction: the rows that may hide a
-/// runtime error are evaluated again, and an error there must not abort the caller's
-/// transaction (DuckDB aborts a transaction on any error).
+/// Stages a grading outside any transaction: every check is evaluated on every entity in one
+/// statement; the results whose NULL may hide a runtime error are evaluated again (an error
+/// there must not abort the caller's transaction: DuckDB aborts a transaction on any error).
 pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setup) -> Result<Staged> {
     let t0 = std::time::Instant::now();
     conn.execute_batch(sql::STAGE_TABLES)?;
-    for (i, l) in setup.ladder.iter().enumerate() {
-        conn.execute(sql::STAGE_LEVEL, params![i as i64, l])?;
-    }
 
     // exemptions: active ones count, expired ones are listed, unknown entities are errors
     let mut problems = Vec::new();
@@ -298,42 +263,73 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
     }
 
     // every check on every entity, set-based, in one pass
-    let codes = codes_sql(&setup.facts, &setup.pack.checks);
+    let checks = &setup.pack.checks;
+    let read = read_facts(checks);
+    let codes = codes_sql(&setup.facts, checks, &read);
     if let Some(path) = std::env::var_os("ECHO_HEALTH_DUMP_SQL") {
         // debugging aid (README, benchmark): the SQL generated from the packs
-        let _ = std::fs::write(path, format!("{codes};\n-- grades\n{};\n", grades_sql(&setup.pack.checks, setup.ladder.len())));
+        let _ = std::fs::write(path, format!("{codes};\n"));
     }
-    conn.execute(&codes, params![run_id, as_of.naive_utc()]).context("evaluating the checks")?;
+    let mut rows = Vec::new();
+    {
+        let mut st = conn.prepare(&codes).context("evaluating the checks")?;
+        let mut q = st.query(params![run_id, as_of.naive_utc()]).context("evaluating the checks")?;
+        while let Some(r) = q.next()? {
+            let team_chain: Option<String> = r.get(4)?;
+            rows.push(Evaluated {
+                entity_ref: r.get(0)?,
+                kind: r.get(1)?,
+                system: r.get(2)?,
+                domain: r.get(3)?,
+                team_chain: team_chain.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+                weight: r.get(5)?,
+                codes: r.get::<_, String>(6)?.into_bytes(),
+                nulls: r.get::<_, String>(7)?.into_bytes(),
+            });
+        }
+    }
     tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "checks evaluated");
 
-    // positions whose NULL may hide a runtime error: evaluate them again without try(), in
-    // bulk per check first, row by row only for a check whose bulk evaluation fails
-    let recheck: Vec<(String, i64)> = {
-        let mut st = conn.prepare(sql::RECHECK_ROWS)?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
+    // positions whose NULL may hide a runtime error (applies_to NULL, or an unknown no
+    // missing fact explains): evaluated again without try(), in bulk per check first, row by
+    // row only for a check whose bulk evaluation fails
+    let mut recheck: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (i, c) in checks.iter().enumerate() {
+            if row.codes[i] == b'n' || (row.codes[i] == b'U' && row.missing(c, &read).is_empty()) {
+                recheck.entry(i).or_default().push(r);
+            }
+        }
+    }
     let mut errors = Vec::new();
     if !recheck.is_empty() {
+        {
+            let mut app = conn.appender("eh_recheck")?;
+            for (i, rs) in &recheck {
+                for r in rs {
+                    app.append_row(params![rows[*r].entity_ref, (*i + 1) as i64])?;
+                }
+            }
+            app.flush()?;
+        }
         build_wide(conn, run_id, as_of, &setup.facts)?;
-        let positions: std::collections::BTreeSet<i64> = recheck.iter().map(|r| r.1).collect();
         let mut failing: BTreeMap<String, usize> = BTreeMap::new();
-        for pos in positions {
-            let Some(c) = setup.pack.checks.get((pos - 1) as usize) else { continue };
+        for (i, rs) in &recheck {
+            let c = &checks[*i];
             let bulk = fill(sql::RECHECK_BULK, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
-            if conn.query_row(&bulk, params![pos], |r| r.get::<_, i64>(0)).is_ok() {
+            if conn.query_row(&bulk, params![(*i + 1) as i64], |r| r.get::<_, i64>(0)).is_ok() {
                 continue;
             }
             let one = fill(sql::RECHECK_ONE, &[("applies_to", &c.applies_to.sql), ("pass", &c.pass.sql)]);
-            for (entity, _) in recheck.iter().filter(|r| r.1 == pos) {
+            for r in rs {
+                let entity = rows[*r].entity_ref.clone();
                 let res: Result<(Option<bool>, Option<bool>), duckdb::Error> =
                     conn.query_row(&one, params![entity], |r| Ok((r.get(0)?, r.get(1)?)));
                 if let Err(e) = res {
                     let msg = e.to_string().lines().next().unwrap_or_default().to_owned();
-                    let i = pos - 1;
-                    conn.execute(&fill(sql::MARK_ERROR, &[("i", &i.to_string())]), params![entity])?;
+                    rows[*r].codes[*i] = b'E';
                     *failing.entry(format!("check {} ({}:{}) failed to evaluate: {msg}", c.id, c.file, c.line)).or_default() += 1;
-                    errors.push((entity.clone(), c.id.clone(), msg));
+                    errors.push((entity, c.id.clone(), msg));
                 }
             }
         }
@@ -352,11 +348,68 @@ pub fn stage(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, setup: &Setu
             names.unwrap_or_default()
         ));
     }
-    Ok(Staged { problems, warnings, exemptions, active, expired, errors })
+    Ok(Staged { problems, warnings, exemptions, active, expired, errors, rows, read_facts: read })
+}
+
+fn blocking(code: u8) -> bool {
+    matches!(code, b'F' | b'U' | b'E')
+}
+
+/// The grade of one entity (which has at least one applicable check).
+#[derive(Debug, Clone)]
+struct Grade {
+    row: usize,
+    /// -1 = none
+    level_index: i64,
+    score: Option<f64>,
+    coverage: f64,
+}
+
+/// Grades an entity: the highest level with nothing fail, unknown or error at or below it;
+/// score is the weighted pass share among pass and fail; coverage the share of applicable
+/// checks with a known outcome (pass, fail or exempt).
+fn grade(row: &Evaluated, checks: &[Check], ladder_len: usize) -> (i64, Option<f64>, f64, [i64; 5]) {
+    let mut lowest_blocked = ladder_len;
+    let (mut pass_w, mut known_w) = (0.0, 0.0);
+    let (mut passed, mut failed, mut unknown, mut exempt, mut applicable) = (0, 0, 0, 0, 0);
+    for (i, c) in checks.iter().enumerate() {
+        let code = row.codes[i];
+        if !row.applies(i) {
+            continue;
+        }
+        applicable += 1;
+        match code {
+            b'P' => {
+                passed += 1;
+                pass_w += c.weight;
+                known_w += c.weight;
+            }
+            b'F' => {
+                failed += 1;
+                known_w += c.weight;
+            }
+            b'X' => exempt += 1,
+            _ => unknown += 1,
+        }
+        if blocking(code) {
+            lowest_blocked = lowest_blocked.min(c.level_index);
+        }
+    }
+    let score = if known_w != 0.0 { Some(pass_w / known_w) } else { None };
+    let coverage = if applicable > 0 { (passed + failed + exempt) as f64 / applicable as f64 } else { 0.0 };
+    (lowest_blocked as i64 - 1, score, coverage, [passed, failed, unknown, exempt, applicable])
+}
+
+/// One roll-up being summed.
+#[derive(Default)]
+struct Scope {
+    members: Vec<usize>,
 }
 
 /// Stores a staged grading as `grading_id` (in the caller's transaction): the grading
-/// record, exemptions, check results, grades, roll-ups; returns the summary.
+/// record, exemptions, outcome codes with what unknown and error results say, grades and
+/// roll-ups; returns the summary. Grades and roll-ups are computed here from the codes the
+/// set-based evaluation returned, and written with appenders.
 pub fn persist(
     conn: &Connection,
     run_id: &str,
@@ -366,9 +419,9 @@ pub fn persist(
     setup: &Setup,
     staged: &Staged,
 ) -> Result<Outcome> {
-    let checks_json: Vec<serde_json::Value> = setup
-        .pack
-        .checks
+    let checks = &setup.pack.checks;
+    let ladder = &setup.ladder;
+    let checks_json: Vec<serde_json::Value> = checks
         .iter()
         .map(|c| {
             serde_json::json!({"id": c.id, "title": c.title, "description": c.description, "remediation": c.remediation,
@@ -385,14 +438,14 @@ pub fn persist(
             kind,
             Utc::now().naive_utc(),
             as_of.naive_utc(),
-            serde_json::to_string(&setup.ladder)?,
+            serde_json::to_string(ladder)?,
             serde_json::to_string(&checks_json)?,
             serde_json::to_string(&files)?
         ],
     )?;
     {
         let mut app = conn.appender("grading_check_facts")?;
-        for c in &setup.pack.checks {
+        for c in checks {
             let mut facts: Vec<&String> = c.pass.facts.iter().chain(&c.applies_to.facts).collect();
             facts.sort();
             facts.dedup();
@@ -411,50 +464,229 @@ pub fn persist(
     let t0 = std::time::Instant::now();
     {
         let mut app = conn.appender("grading_checks")?;
-        for (i, c) in setup.pack.checks.iter().enumerate() {
+        for (i, c) in checks.iter().enumerate() {
             app.append_row(params![grading_id, (i + 1) as i64, c.id, c.level, c.level_index as i64, c.weight])?;
         }
         app.flush()?;
     }
-    conn.execute(&grades_sql(&setup.pack.checks, setup.ladder.len()), params![grading_id, run_id]).context("computing grades")?;
-    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grades stored");
-    if !setup.pack.checks.is_empty() {
-        conn.execute(&unknown_details_sql(&setup.pack.checks), params![grading_id]).context("storing unknown details")?;
+
+    // grades, and what unknown and error results say
+    let rows = &staged.rows;
+    let mut grades: Vec<Grade> = Vec::with_capacity(rows.len());
+    let mut results = 0usize;
+    {
+        let mut app = conn.appender("grades")?;
+        let mut details = conn.appender("eh_missing")?;
+        let mut outcomes = String::with_capacity(checks.len());
+        for (r, row) in rows.iter().enumerate() {
+            let (level_index, score, coverage, [passed, failed, unknown, exempt, applicable]) = grade(row, checks, ladder.len());
+            if applicable == 0 {
+                continue;
+            }
+            results += applicable as usize;
+            let next = (level_index + 1) as usize;
+            let level = (level_index >= 0).then(|| ladder[level_index as usize].as_str());
+            outcomes.clear();
+            outcomes.extend(row.codes.iter().map(|c| if Evaluated::applies_code(*c) { *c as char } else { '-' }));
+            app.append_row(params![
+                grading_id,
+                run_id,
+                row.entity_ref,
+                level,
+                level_index,
+                score,
+                coverage,
+                passed,
+                failed,
+                unknown,
+                exempt,
+                applicable,
+                ladder.get(next).map(String::as_str),
+                outcomes
+            ])?;
+            for (i, c) in checks.iter().enumerate() {
+                if row.codes[i] == b'U' {
+                    details.append_row(params![row.entity_ref, c.id, row.missing(c, &staged.read_facts).join(",")])?;
+                }
+            }
+            grades.push(Grade { row: r, level_index, score, coverage });
+        }
+        app.flush()?;
+        details.flush()?;
     }
+    conn.execute(sql::UNKNOWN_DETAILS, params![grading_id]).context("storing what unknown results miss")?;
     for (entity, check, msg) in &staged.errors {
         conn.execute(sql::ERROR_DETAIL, params![grading_id, entity, check, msg])?;
     }
-    let results: i64 = conn.query_row(sql::RESULT_COUNT, params![grading_id], |r| r.get::<_, Option<i64>>(0))?.unwrap_or(0);
-    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "details stored");
-    conn.execute(sql::ROLLUPS, params![grading_id, run_id]).context("computing roll-ups")?;
-    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "roll-ups computed");
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "grades stored");
 
-    // summary
-    let mut levels: BTreeMap<String, usize> = setup.ladder.iter().map(|l| (l.clone(), 0)).collect();
+    rollups(conn, run_id, grading_id, setup, staged, &grades)?;
+    tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "roll-ups stored");
+
+    // summary (components only)
+    let mut levels: BTreeMap<String, usize> = ladder.iter().map(|l| (l.clone(), 0)).collect();
     levels.insert("none".into(), 0);
-    {
-        let mut st = conn.prepare(sql::LEVEL_COUNTS)?;
-        let rows = st.query_map(params![grading_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (l, n) = row?;
-            levels.insert(l, n as usize);
-        }
+    let components: Vec<&Grade> = grades.iter().filter(|g| rows[g.row].kind == "Component").collect();
+    for g in &components {
+        let name = if g.level_index >= 0 { ladder[g.level_index as usize].clone() } else { "none".into() };
+        *levels.entry(name).or_default() += 1;
     }
-    let (entities, mean_score, mean_coverage): (i64, Option<f64>, Option<f64>) =
-        conn.query_row(sql::GRADING_MEANS, params![grading_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    conn.execute(sql::SET_GRADING_SUMMARY, params![entities, serde_json::to_string(&levels)?, mean_score, mean_coverage, grading_id])?;
+    let scores: Vec<f64> = components.iter().filter_map(|g| g.score).collect();
+    let mean_score = mean(&scores);
+    let mean_coverage = mean(&components.iter().map(|g| g.coverage).collect::<Vec<_>>());
+    let entities = components.len();
+    conn.execute(
+        sql::SET_GRADING_SUMMARY,
+        params![entities as i64, serde_json::to_string(&levels)?, mean_score, mean_coverage, grading_id],
+    )?;
     Ok(Outcome {
         grading_id: grading_id.to_owned(),
-        entities: entities as usize,
+        entities,
         levels,
         mean_score,
         mean_coverage,
-        results: results as usize,
+        results,
         problems: staged.problems.clone(),
         warnings: staged.warnings.clone(),
         expired_exemptions: staged.expired,
         active_exemptions: staged.active,
     })
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// A JSON object whose keys keep the given order (serde_json's maps sort theirs).
+fn ordered_object(pairs: &[(&str, usize)]) -> Result<String> {
+    let mut out = String::from("{");
+    for (k, (key, n)) in pairs.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key)?);
+        let _ = write!(out, ":{n}");
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// Roll-ups of the graded components per domain (a domain sees its subdomains' components),
+/// system and owning team (a group sees its child groups'): level distribution, mean score
+/// and coverage, weighted mean score, failing checks (most failed first), the 5 worst
+/// components (lowest level, then lowest score, unknown score first).
+fn rollups(conn: &Connection, run_id: &str, grading_id: &str, setup: &Setup, staged: &Staged, grades: &[Grade]) -> Result<()> {
+    let rows = &staged.rows;
+    // each domain's ancestors, itself included
+    let mut parent: BTreeMap<String, Option<String>> = BTreeMap::new();
+    {
+        let mut st = conn.prepare(sql::DOMAIN_PARENTS)?;
+        let q = st.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+        for row in q {
+            let (d, p) = row?;
+            let e = parent.entry(d).or_default();
+            if e.is_none() {
+                *e = p;
+            }
+        }
+    }
+    let ancestors = |d: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = Some(d.to_owned());
+        while let Some(c) = cur {
+            if !parent.contains_key(&c) || out.contains(&c) {
+                break;
+            }
+            cur = parent[&c].clone();
+            out.push(c);
+        }
+        out
+    };
+    let mut scopes: BTreeMap<(&'static str, String), Scope> = BTreeMap::new();
+    let mut domain_cache: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (k, g) in grades.iter().enumerate() {
+        let row = &rows[g.row];
+        if row.kind != "Component" {
+            continue;
+        }
+        if let Some(d) = &row.domain {
+            let anc = domain_cache.entry(d.as_str()).or_insert_with(|| ancestors(d));
+            for a in anc.iter() {
+                scopes.entry(("domain", a.clone())).or_default().members.push(k);
+            }
+        }
+        if let Some(s) = &row.system {
+            scopes.entry(("system", s.clone())).or_default().members.push(k);
+        }
+        let mut seen: Vec<&String> = Vec::new();
+        for t in &row.team_chain {
+            if !seen.contains(&t) {
+                seen.push(t);
+                scopes.entry(("team", t.clone())).or_default().members.push(k);
+            }
+        }
+    }
+    let level_name = |i: i64| if i >= 0 { setup.ladder[i as usize].as_str() } else { "none" };
+    let mut app = conn.appender("rollups")?;
+    for ((scope, scope_ref), s) in &scopes {
+        let members: Vec<&Grade> = s.members.iter().map(|k| &grades[*k]).collect();
+        let mut levels: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut failing = vec![0usize; setup.pack.checks.len()];
+        let (mut ws, mut w) = (0.0, 0.0);
+        for g in &members {
+            *levels.entry(level_name(g.level_index)).or_default() += 1;
+            let row = &rows[g.row];
+            for (i, code) in row.codes.iter().enumerate() {
+                if *code == b'F' {
+                    failing[i] += 1;
+                }
+            }
+            if let (Some(score), Some(weight)) = (g.score, row.weight) {
+                if weight > 0.0 {
+                    ws += score * weight;
+                    w += weight;
+                }
+            }
+        }
+        let mut failing: Vec<(&str, usize)> =
+            failing.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (setup.pack.checks[i].id.as_str(), *n)).collect();
+        failing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let order = |a: &&Grade, b: &&Grade| {
+            a.level_index
+                .cmp(&b.level_index)
+                .then_with(|| match (a.score, b.score) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, Some(_)) => std::cmp::Ordering::Less,
+                    (Some(_), None) => std::cmp::Ordering::Greater,
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                })
+                .then_with(|| rows[a.row].entity_ref.cmp(&rows[b.row].entity_ref))
+        };
+        let mut worst: Vec<&Grade> = members.clone();
+        if worst.len() > 5 {
+            worst.select_nth_unstable_by(4, order);
+            worst.truncate(5);
+        }
+        worst.sort_by(order);
+        let worst: Vec<&str> = worst.iter().take(5).map(|g| rows[g.row].entity_ref.as_str()).collect();
+        let scores: Vec<f64> = members.iter().filter_map(|g| g.score).collect();
+        let coverage: Vec<f64> = members.iter().map(|g| g.coverage).collect();
+        app.append_row(params![
+            grading_id,
+            run_id,
+            *scope,
+            scope_ref,
+            members.len() as i64,
+            serde_json::to_string(&levels)?,
+            mean(&scores),
+            mean(&coverage),
+            (w != 0.0).then(|| ws / w),
+            ordered_object(&failing)?,
+            serde_json::to_string(&worst)?
+        ])?;
+    }
+    app.flush()?;
+    Ok(())
 }
 
 /// The next grading id of a run: `<run_id>/g<n>`.
