@@ -54,6 +54,21 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Render the static site of a stored run from the database alone (into OUTPUT/site).
+    #[command(
+        after_help = "Example:\n  echo-health report pipelines/demo.yaml --run r20261204T060000.000Z-01234\n\nThe site is written to a temporary folder and swapped in when complete; unchanged pages are not rewritten."
+    )]
+    Report {
+        pipeline: PathBuf,
+        /// The stored run (default: the latest completed run)
+        #[arg(long)]
+        run: Option<String>,
+        /// Show this grading of the run instead of the run's own (e.g. a regrade: RUN/g2)
+        #[arg(long)]
+        grading: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Grade a stored run again with today's checks; stored beside the original grading.
     #[command(
         after_help = "Example:\n  echo-health regrade pipelines/demo.yaml --run r20261204T060000.000Z-01234\n\nTells a rule change apart from a real change: the run's facts are the same, only the checks differ."
@@ -140,6 +155,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Run { pipeline, format } => cmd_run(&pipeline, format),
         Command::Validate { paths, format } => cmd_validate(&paths, format),
         Command::Regrade { pipeline, run, format } => cmd_regrade(&pipeline, run, format),
+        Command::Report { pipeline, run, grading, format } => cmd_report(&pipeline, run, grading, format),
         Command::Plan { pipeline, checks, run, format } => cmd_plan(&pipeline, &checks, run, format),
         Command::Init { dir, force } => {
             let written = pipeline::init::init(&dir, force)?;
@@ -241,7 +257,7 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = rt.block_on(pipeline::run(&p, grading))?;
-    let abs = |p: &Path| -> String { std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string() };
+    let abs = |p: &Path| -> String { abs_path(p) };
     if format == Format::Text || !outcome.problems.is_empty() {
         // problems go to stderr so stdout stays machine-readable with --format json
         let shown = 20;
@@ -306,6 +322,9 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
                 v["mean_score"] = json!(g.mean_score);
                 v["mean_coverage"] = json!(g.mean_coverage);
                 v["gates_failed"] = json!(outcome.gates.iter().filter(|x| !x.passed).map(|x| x.name.clone()).collect::<Vec<_>>());
+            }
+            if let Some(site) = &outcome.site {
+                v["site"] = json!({"dir": abs(&site.dir), "pages": site.pages, "written": site.written, "unchanged": site.unchanged});
             }
             println!("{v}");
         }
@@ -456,6 +475,36 @@ fn load_pipeline(path: &Path) -> Result<Option<config::Pipeline>> {
     }
 }
 
+fn cmd_report(path: &Path, run: Option<String>, grading: Option<String>, format: Format) -> Result<ExitCode> {
+    let Some(p) = load_pipeline(path)? else { return Ok(ExitCode::from(2)) };
+    let (_lock, store) = open_for(&p)?;
+    let (run_id, _) = pick_run(&store, run)?;
+    let grading = match grading {
+        Some(g) => {
+            if !g.starts_with(&format!("{run_id}/")) {
+                anyhow::bail!("grading {g} is not a grading of run {run_id}");
+            }
+            Some(g)
+        }
+        None => store.conn().query_row(sql::RUN_GRADING, duckdb::params![run_id], |r| r.get(0)).ok(),
+    };
+    let dir = p.output.join("site");
+    let stats = echo_health::report::render_run(store.conn(), &run_id, grading.as_deref(), &dir)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&stats)?),
+        Format::Text => println!(
+            "rendered run {run_id} into {}: {} pages ({} written, {} unchanged), largest {} ({} bytes)",
+            abs_path(&stats.dir),
+            stats.pages,
+            stats.written,
+            stats.unchanged,
+            stats.largest_page,
+            stats.largest_bytes
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn cmd_regrade(path: &Path, run: Option<String>, format: Format) -> Result<ExitCode> {
     let Some(p) = load_pipeline(path)? else { return Ok(ExitCode::from(2)) };
     let setup = match echo_health::grade::setup(&p) {
@@ -530,4 +579,9 @@ fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format)
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A path as an absolute path for messages.
+fn abs_path(p: &Path) -> String {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
 }

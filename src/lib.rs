@@ -11,6 +11,7 @@ pub mod config;
 pub mod export;
 pub mod grade;
 pub mod pipeline;
+pub mod report;
 pub mod sources;
 pub mod store;
 pub mod synth;

@@ -64,6 +64,8 @@ pub struct RunOutcome {
     /// the first problems, for the terminal (all are in the database)
     pub problems: Vec<String>,
     pub exports: Vec<PathBuf>,
+    /// the static site rendered from the run (None when the run failed before it)
+    pub site: Option<crate::report::SiteStats>,
     /// the run's grading, when the pipeline grades
     pub grading: Option<crate::grade::engine::Outcome>,
     pub gates: Vec<crate::grade::gates::GateResult>,
@@ -330,6 +332,23 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
             }
         }
     }
+    // the static site, from the database alone (as `echo-health report` renders it)
+    let mut site = None;
+    if status != RunStatus::Failed {
+        let grading_id = graded.as_ref().map(|g| g.grading_id.clone());
+        match crate::report::render_run(store.conn(), &run_id, grading_id.as_deref(), &p.output.join("site")) {
+            Ok(s) => {
+                exports.push(s.dir.clone());
+                site = Some(s);
+            }
+            Err(e) => {
+                let msg = format!("rendering the site into {} failed: {e:#}", p.output.join("site").display());
+                store.fail_run(&run_id, &msg, Utc::now())?;
+                failures.push(msg);
+                status = RunStatus::Failed;
+            }
+        }
+    }
     drop(store);
     drop(lock);
 
@@ -358,6 +377,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         failures,
         problems,
         exports,
+        site,
         grading: graded,
         gates,
     })

@@ -60,6 +60,47 @@ pub const ERROR_DETAIL: &str = include_str!("../../sql/grade/error_detail.sql");
 pub const WIDE: &str = include_str!("../../sql/grade/wide.sql");
 pub const CODES: &str = include_str!("../../sql/grade/codes.sql");
 
+// Reports: what the static site reads (one query per file, `sql/report/`).
+pub const REPORT_RUN: &str = include_str!("../../sql/report/run.sql");
+pub const REPORT_GRADING: &str = include_str!("../../sql/report/grading.sql");
+pub const REPORT_ENTITIES: &str = include_str!("../../sql/report/entities.sql");
+pub const REPORT_RELATIONS: &str = include_str!("../../sql/report/relations.sql");
+pub const REPORT_GRADES: &str = include_str!("../../sql/report/grades.sql");
+pub const REPORT_GRADING_CHECKS: &str = include_str!("../../sql/report/grading_checks.sql");
+pub const REPORT_DETAILS: &str = include_str!("../../sql/report/details.sql");
+pub const REPORT_FACTS: &str = include_str!("../../sql/report/facts.sql");
+pub const REPORT_ROLLUPS: &str = include_str!("../../sql/report/rollups.sql");
+pub const REPORT_HISTORY: &str = include_str!("../../sql/report/history.sql");
+pub const REPORT_ROLLUP_HISTORY: &str = include_str!("../../sql/report/rollup_history.sql");
+pub const REPORT_ERRORS: &str = include_str!("../../sql/report/errors.sql");
+pub const REPORT_REJECTED: &str = include_str!("../../sql/report/rejected.sql");
+pub const REPORT_EXEMPTIONS: &str = include_str!("../../sql/report/exemptions.sql");
+pub const REPORT_SOURCES: &str = include_str!("../../sql/report/sources.sql");
+
+/// The report queries by name (`sql/report/<name>.sql`), for report definitions.
+pub const REPORT_QUERIES: &[(&str, &str)] = &[
+    ("run", REPORT_RUN),
+    ("grading", REPORT_GRADING),
+    ("entities", REPORT_ENTITIES),
+    ("relations", REPORT_RELATIONS),
+    ("grades", REPORT_GRADES),
+    ("grading_checks", REPORT_GRADING_CHECKS),
+    ("details", REPORT_DETAILS),
+    ("facts", REPORT_FACTS),
+    ("rollups", REPORT_ROLLUPS),
+    ("history", REPORT_HISTORY),
+    ("rollup_history", REPORT_ROLLUP_HISTORY),
+    ("errors", REPORT_ERRORS),
+    ("rejected", REPORT_REJECTED),
+    ("exemptions", REPORT_EXEMPTIONS),
+    ("sources", REPORT_SOURCES),
+];
+
+/// A report query by name.
+pub fn report_query(name: &str) -> Option<&'static str> {
+    REPORT_QUERIES.iter().find(|(n, _)| *n == name).map(|(_, q)| *q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

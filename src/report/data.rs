@@ -1,0 +1,459 @@
+//! Everything the site shows about one run, read from the database alone (`sql/report/`):
+//! reports never recompute grades, they read the stored grading and its history.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use duckdb::{params, Connection};
+use serde::Deserialize;
+
+use crate::store::sql;
+
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub pipeline: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: String,
+    pub as_of: String,
+    pub entities: i64,
+    pub facts: i64,
+    pub errors: i64,
+    pub warnings: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckDef {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub remediation: String,
+    pub level: String,
+    pub weight: f64,
+    pub applies_to: String,
+    pub pass: String,
+    #[serde(default)]
+    pub facts: Vec<String>,
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Link {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entity {
+    pub entity_ref: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    pub owner: Option<String>,
+    pub system: Option<String>,
+    pub domain: Option<String>,
+    /// owning group then its ancestors
+    pub team_chain: Vec<String>,
+    pub tags: Vec<String>,
+    pub links: Vec<Link>,
+    pub source_file: String,
+    pub source_line: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grade {
+    pub level_index: i64,
+    pub score: Option<f64>,
+    pub coverage: f64,
+    pub passed: i64,
+    pub failed: i64,
+    pub unknown: i64,
+    pub exempt: i64,
+    pub applicable: i64,
+    /// a code per check of the grading (P F U E X, `-` not applicable)
+    pub outcomes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub fact: String,
+    pub source: String,
+    /// the value as text (numbers without a needless `.0`)
+    pub value: String,
+    pub observed_at: String,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rollup {
+    pub entities: i64,
+    pub levels: BTreeMap<String, i64>,
+    pub mean_score: Option<f64>,
+    pub mean_coverage: Option<f64>,
+    pub weighted_mean_score: Option<f64>,
+    /// (check, components failing it), most first
+    pub failing: Vec<(String, i64)>,
+    pub worst: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryPoint {
+    pub run_id: String,
+    pub started_at: String,
+    pub grading_id: String,
+    pub levels: BTreeMap<String, i64>,
+    pub mean_score: Option<f64>,
+    pub mean_coverage: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunError {
+    pub stage: String,
+    pub source: String,
+    pub kind: String,
+    pub severity: String,
+    pub file: String,
+    pub line: Option<i64>,
+    pub entity_ref: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub file: String,
+    pub doc: i64,
+    pub line: i64,
+    pub status: String,
+    pub entity_ref: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exemption {
+    pub entity_ref: String,
+    pub check_id: String,
+    pub reason: String,
+    pub approver: String,
+    pub justification: String,
+    pub expires: String,
+    pub status: String,
+    pub file: String,
+    pub line: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceStat {
+    pub source: String,
+    pub facts: i64,
+    pub entities: i64,
+    pub oldest: String,
+    pub newest: String,
+}
+
+/// One run and its grading, as the pages show them.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    pub run: RunInfo,
+    pub grading_id: String,
+    pub grading_as_of: String,
+    pub ladder: Vec<String>,
+    /// in grades.outcomes order
+    pub checks: Vec<CheckDef>,
+    pub entities: Vec<Entity>,
+    pub index: HashMap<String, usize>,
+    /// entity → [(relation type, other entity)], sorted
+    pub relations: HashMap<String, Vec<(String, String)>>,
+    pub grades: HashMap<String, Grade>,
+    /// (entity, check) → missing facts or error
+    pub details: HashMap<(String, String), (String, Option<String>)>,
+    /// entity → fact name → latest fact
+    pub facts: HashMap<String, BTreeMap<String, Fact>>,
+    /// (scope, scope_ref) → roll-up
+    pub rollups: HashMap<(String, String), Rollup>,
+    /// newest first, this run included
+    pub history: Vec<HistoryPoint>,
+    /// (grading, scope, scope_ref) → mean score
+    pub rollup_history: HashMap<(String, String, String), Option<f64>>,
+    pub errors: Vec<RunError>,
+    pub rejected: Vec<Rejected>,
+    pub exemptions: Vec<Exemption>,
+    pub sources: Vec<SourceStat>,
+}
+
+impl RunData {
+    pub fn entity(&self, r: &str) -> Option<&Entity> {
+        self.index.get(r).map(|i| &self.entities[*i])
+    }
+}
+
+/// Trend points kept per page.
+pub const HISTORY_RUNS: i64 = 12;
+
+fn json_list<T: for<'de> Deserialize<'de>>(text: &str) -> Vec<T> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// A number as a reader expects it: `3` not `3.0`, `0.25` as is.
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// Reads run `run_id` and grading `grading_id` (None: the run has no grading).
+pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result<RunData> {
+    let run = conn
+        .query_row(sql::REPORT_RUN, params![run_id], |r| {
+            Ok(RunInfo {
+                run_id: r.get(0)?,
+                pipeline: r.get(1)?,
+                started_at: r.get(2)?,
+                finished_at: r.get(3)?,
+                status: r.get(4)?,
+                as_of: r.get(5)?,
+                entities: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+                facts: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+                errors: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                warnings: r.get::<_, Option<i64>>(9)?.unwrap_or(0),
+            })
+        })
+        .with_context(|| format!("run {run_id} is not in the database"))?;
+
+    let mut ladder = Vec::new();
+    let mut checks = Vec::new();
+    let mut grading_as_of = run.as_of.clone();
+    if let Some(g) = grading_id {
+        let (as_of, ladder_json, checks_json): (String, String, String) =
+            conn.query_row(sql::REPORT_GRADING, params![g], |r| Ok((r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        grading_as_of = as_of;
+        ladder = json_list(&ladder_json);
+        let defs: Vec<CheckDef> = serde_json::from_str(&checks_json).context("the grading's checks")?;
+        // grades.outcomes follows grading_checks order
+        let mut st = conn.prepare(sql::REPORT_GRADING_CHECKS)?;
+        let order: Vec<String> = st.query_map(params![g], |r| r.get(1))?.collect::<Result<_, _>>()?;
+        let by_id: HashMap<&str, &CheckDef> = defs.iter().map(|c| (c.id.as_str(), c)).collect();
+        for id in &order {
+            let c = by_id.get(id.as_str()).with_context(|| format!("check {id} of grading {g} has no definition"))?;
+            checks.push((*c).clone());
+        }
+    }
+
+    let mut entities = Vec::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_ENTITIES)?;
+        let mut q = st.query(params![run_id])?;
+        while let Some(r) = q.next()? {
+            entities.push(Entity {
+                entity_ref: r.get(0)?,
+                kind: r.get(1)?,
+                namespace: r.get(2)?,
+                name: r.get(3)?,
+                title: r.get(4)?,
+                description: r.get(5)?,
+                spec_type: r.get(6)?,
+                lifecycle: r.get(7)?,
+                owner: r.get(8)?,
+                system: r.get(9)?,
+                domain: r.get(10)?,
+                team_chain: json_list(&r.get::<_, String>(11)?),
+                tags: json_list(&r.get::<_, String>(12)?),
+                links: json_list(&r.get::<_, String>(13)?),
+                source_file: r.get(14)?,
+                source_line: r.get(15)?,
+            });
+        }
+    }
+    let index = entities.iter().enumerate().map(|(i, e)| (e.entity_ref.clone(), i)).collect();
+
+    let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_RELATIONS)?;
+        let mut q = st.query(params![run_id])?;
+        while let Some(r) = q.next()? {
+            relations.entry(r.get(0)?).or_default().push((r.get(1)?, r.get(2)?));
+        }
+    }
+
+    let mut grades = HashMap::new();
+    let mut details = HashMap::new();
+    let mut rollups = HashMap::new();
+    let mut exemptions = Vec::new();
+    if let Some(g) = grading_id {
+        let mut st = conn.prepare(sql::REPORT_GRADES)?;
+        let mut q = st.query(params![g])?;
+        while let Some(r) = q.next()? {
+            grades.insert(
+                r.get::<_, String>(0)?,
+                Grade {
+                    level_index: r.get(1)?,
+                    score: r.get(2)?,
+                    coverage: r.get(3)?,
+                    passed: r.get(4)?,
+                    failed: r.get(5)?,
+                    unknown: r.get(6)?,
+                    exempt: r.get(7)?,
+                    applicable: r.get(8)?,
+                    outcomes: r.get::<_, String>(9)?.into_bytes(),
+                },
+            );
+        }
+        let mut st = conn.prepare(sql::REPORT_DETAILS)?;
+        let mut q = st.query(params![g])?;
+        while let Some(r) = q.next()? {
+            details.insert((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?));
+        }
+        let mut st = conn.prepare(sql::REPORT_ROLLUPS)?;
+        let mut q = st.query(params![g])?;
+        while let Some(r) = q.next()? {
+            let failing: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default();
+            let mut failing: Vec<(String, i64)> = failing.into_iter().map(|(k, v)| (k, v.as_i64().unwrap_or(0))).collect();
+            failing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            rollups.insert(
+                (r.get(0)?, r.get(1)?),
+                Rollup {
+                    entities: r.get(2)?,
+                    levels: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                    mean_score: r.get(4)?,
+                    mean_coverage: r.get(5)?,
+                    weighted_mean_score: r.get(6)?,
+                    failing,
+                    worst: json_list(&r.get::<_, String>(8)?),
+                },
+            );
+        }
+        let mut st = conn.prepare(sql::REPORT_EXEMPTIONS)?;
+        let mut q = st.query(params![g])?;
+        while let Some(r) = q.next()? {
+            exemptions.push(Exemption {
+                entity_ref: r.get(0)?,
+                check_id: r.get(1)?,
+                reason: r.get(2)?,
+                approver: r.get(3)?,
+                justification: r.get(4)?,
+                expires: r.get(5)?,
+                status: r.get(6)?,
+                file: r.get(7)?,
+                line: r.get(8)?,
+            });
+        }
+    }
+
+    let mut facts: HashMap<String, BTreeMap<String, Fact>> = HashMap::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_FACTS)?;
+        let mut q = st.query(params![run_id, grading_as_of])?;
+        while let Some(r) = q.next()? {
+            let ty: String = r.get(3)?;
+            let value = match ty.as_str() {
+                "number" => r.get::<_, Option<f64>>(4)?.map(number),
+                "boolean" => r.get::<_, Option<bool>>(5)?.map(|b| b.to_string()),
+                "text" => r.get::<_, Option<String>>(6)?,
+                _ => r.get::<_, Option<String>>(7)?,
+            }
+            .unwrap_or_else(|| "null".into());
+            let fact: String = r.get(1)?;
+            facts
+                .entry(r.get(0)?)
+                .or_default()
+                .insert(fact.clone(), Fact { fact, source: r.get(2)?, value, observed_at: r.get(8)?, evidence: r.get(9)? });
+        }
+    }
+
+    let mut history = Vec::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_HISTORY)?;
+        let mut q = st.query(params![run.pipeline, run.started_at, HISTORY_RUNS])?;
+        while let Some(r) = q.next()? {
+            history.push(HistoryPoint {
+                run_id: r.get(0)?,
+                started_at: r.get(1)?,
+                grading_id: r.get(2)?,
+                levels: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                mean_score: r.get(4)?,
+                mean_coverage: r.get(5)?,
+            });
+        }
+    }
+    let mut rollup_history = HashMap::new();
+    if !history.is_empty() {
+        let ids: Vec<duckdb::types::Value> = history.iter().map(|h| duckdb::types::Value::Text(h.grading_id.clone())).collect();
+        let mut st = conn.prepare(sql::REPORT_ROLLUP_HISTORY)?;
+        let mut q = st.query(params![duckdb::types::Value::List(ids)])?;
+        while let Some(r) = q.next()? {
+            rollup_history.insert((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?);
+        }
+    }
+
+    let mut errors = Vec::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_ERRORS)?;
+        let mut q = st.query(params![run_id])?;
+        while let Some(r) = q.next()? {
+            errors.push(RunError {
+                stage: r.get(0)?,
+                source: r.get(1)?,
+                kind: r.get(2)?,
+                severity: r.get(3)?,
+                file: r.get(4)?,
+                line: r.get(5)?,
+                entity_ref: r.get(6)?,
+                message: r.get(7)?,
+            });
+        }
+    }
+    let mut rejected = Vec::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_REJECTED)?;
+        let mut q = st.query(params![run_id])?;
+        while let Some(r) = q.next()? {
+            rejected.push(Rejected {
+                file: r.get(0)?,
+                doc: r.get(1)?,
+                line: r.get(2)?,
+                status: r.get(3)?,
+                entity_ref: r.get(4)?,
+                error: r.get(5)?,
+            });
+        }
+    }
+    let mut sources = Vec::new();
+    {
+        let mut st = conn.prepare(sql::REPORT_SOURCES)?;
+        let mut q = st.query(params![run_id])?;
+        while let Some(r) = q.next()? {
+            sources.push(SourceStat { source: r.get(0)?, facts: r.get(1)?, entities: r.get(2)?, oldest: r.get(3)?, newest: r.get(4)? });
+        }
+    }
+
+    Ok(RunData {
+        run,
+        grading_id: grading_id.unwrap_or_default().to_owned(),
+        grading_as_of,
+        ladder,
+        checks,
+        entities,
+        index,
+        relations,
+        grades,
+        details,
+        facts,
+        rollups,
+        history,
+        rollup_history,
+        errors,
+        rejected,
+        exemptions,
+        sources,
+    })
+}

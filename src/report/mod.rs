@@ -1,0 +1,129 @@
+//! The static site: view models built in Rust from the database ([`data`], [`site`]),
+//! formatted by minijinja templates from `templates/` (autoescape on, undefined is an error),
+//! charts as inline SVG ([`svg`]), written atomically ([`publish`]).
+//!
+//! Report definitions in `reports/` bind each page kind to its template and the `sql/`
+//! queries that feed it; they are checked against what is built in when the site renders.
+
+pub mod data;
+pub mod publish;
+pub mod site;
+pub mod svg;
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Deserialize;
+
+/// Templates, static assets and report definitions, embedded so that the binary renders a
+/// site on its own.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("overview.html", include_str!("../../templates/overview.html")),
+    ("scope.html", include_str!("../../templates/scope.html")),
+    ("entity.html", include_str!("../../templates/entity.html")),
+    ("check.html", include_str!("../../templates/check.html")),
+    ("quality.html", include_str!("../../templates/quality.html")),
+    ("index.html", include_str!("../../templates/index.html")),
+];
+
+pub const ASSETS: &[(&str, &str)] = &[
+    ("assets/site.css", include_str!("../../templates/assets/site.css")),
+    ("assets/filter.js", include_str!("../../templates/assets/filter.js")),
+];
+
+pub const REPORTS: &[(&str, &str)] = &[
+    ("overview.yaml", include_str!("../../reports/overview.yaml")),
+    ("scope.yaml", include_str!("../../reports/scope.yaml")),
+    ("entity.yaml", include_str!("../../reports/entity.yaml")),
+    ("check.yaml", include_str!("../../reports/check.yaml")),
+    ("quality.yaml", include_str!("../../reports/quality.yaml")),
+    ("index.yaml", include_str!("../../reports/index.yaml")),
+];
+
+/// A report definition (`reports/*.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDef {
+    /// page kind: overview, scope, entity, check, quality, index
+    pub kind: String,
+    pub template: String,
+    /// `sql/report/<name>.sql` queries feeding it
+    pub queries: Vec<String>,
+    pub description: String,
+}
+
+/// The report definitions, checked: every template exists, every query is a known file.
+pub fn definitions() -> Result<Vec<ReportDef>> {
+    let mut out = Vec::new();
+    for (file, text) in REPORTS {
+        let value = crate::yaml::parse_single(text).map_err(|e| anyhow::anyhow!("reports/{file}: {e}"))?.unwrap_or_default();
+        let def: ReportDef = serde_json::from_value(value).with_context(|| format!("reports/{file}"))?;
+        if !TEMPLATES.iter().any(|(n, _)| *n == def.template) {
+            bail!("reports/{file}: template {} is not in templates/", def.template);
+        }
+        for q in &def.queries {
+            if crate::store::sql::report_query(q).is_none() {
+                bail!("reports/{file}: query {q} is not in sql/report/");
+            }
+        }
+        out.push(def);
+    }
+    Ok(out)
+}
+
+/// The template environment: autoescape for HTML, undefined values are errors.
+pub fn environment() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(false);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    for (name, text) in TEMPLATES {
+        env.add_template(name, text).with_context(|| format!("templates/{name}"))?;
+    }
+    Ok(env)
+}
+
+/// What a render did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SiteStats {
+    pub pages: usize,
+    /// pages whose bytes changed (or are new)
+    pub written: usize,
+    /// pages linked unchanged from the previous site
+    pub unchanged: usize,
+    pub bytes: u64,
+    pub largest_page: String,
+    pub largest_bytes: u64,
+    pub dir: std::path::PathBuf,
+}
+
+/// Renders every page of a loaded run into memory: (path, bytes).
+pub fn render_pages(env: &Environment, data: &data::RunData) -> Result<Vec<(String, Vec<u8>)>> {
+    let s = site::Site::new(data);
+    let pages = s.pages();
+    let mut out = Vec::with_capacity(pages.len() + ASSETS.len());
+    for p in pages {
+        let t = env.get_template(p.template)?;
+        let html = t.render(&p.context).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
+        out.push((p.path, html.into_bytes()));
+    }
+    for (path, text) in ASSETS {
+        out.push(((*path).to_owned(), text.as_bytes().to_vec()));
+    }
+    Ok(out)
+}
+
+/// Renders run `run_id` (its grading `grading_id`, if any) from the database into
+/// `site_dir`, atomically.
+pub fn render_run(conn: &duckdb::Connection, run_id: &str, grading_id: Option<&str>, site_dir: &Path) -> Result<SiteStats> {
+    definitions()?;
+    let env = environment()?;
+    let data = data::load(conn, run_id, grading_id)?;
+    let pages = render_pages(&env, &data)?;
+    publish::publish(site_dir, &pages)
+}

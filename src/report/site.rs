@@ -1,0 +1,1180 @@
+//! The pages of the site and their view models, built from one run's [`RunData`]. Rust does
+//! every lookup, count and ranking here; templates only format. Paths are built from
+//! validated entity refs and check ids (`<kind>/<namespace>/<name>.html`), never from free
+//! text; external links keep only http, https and mailto URLs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use super::data::{Entity, RunData};
+use super::svg::{self, Node, Segment};
+
+/// Rows of a long list per page (check pages are split into numbered pages beyond this).
+pub const PAGE_ROWS: usize = 1000;
+/// Components listed on a team page before child groups' components are left to their pages.
+pub const TEAM_ROWS: usize = 300;
+/// Problems listed on the data-quality page.
+pub const QUALITY_ROWS: usize = 2000;
+/// Exemptions expiring within this many days of the run are "about to expire".
+pub const EXPIRING_DAYS: i64 = 30;
+
+/// A page to render: where, with which template, from which view model.
+pub struct Page {
+    pub path: String,
+    pub template: &'static str,
+    pub context: Context,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Context {
+    Overview(Box<Overview>),
+    Scope(Box<ScopePage>),
+    Entity(Box<EntityPage>),
+    Check(Box<CheckPage>),
+    Quality(Box<Quality>),
+    Index(Box<IndexPage>),
+}
+
+/// What every page has.
+#[derive(Serialize, Clone)]
+pub struct Base {
+    /// relative path to the site root ("", "../", "../../")
+    pub root: String,
+    pub title: String,
+    /// navigation section: overview, domains, systems, teams, checks, quality
+    pub section: &'static str,
+    pub run_id: String,
+    pub pipeline: String,
+    pub started_at: String,
+    pub status: String,
+    pub grading_id: String,
+    pub as_of: String,
+}
+
+#[derive(Serialize, Clone)]
+pub struct Link {
+    pub text: String,
+    /// relative to the page; None: plain text (no page, or an unsafe URL)
+    pub href: Option<String>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct LevelBadge {
+    pub name: String,
+    /// css class: level-0.. or level-none
+    pub class: String,
+}
+
+#[derive(Serialize)]
+pub struct ScopeRow {
+    pub link: Link,
+    pub entities: i64,
+    pub bar: String,
+    pub mean_score: String,
+    pub mean_coverage: String,
+    pub trend: String,
+}
+
+#[derive(Serialize)]
+pub struct SourceRow {
+    pub source: String,
+    pub facts: i64,
+    pub entities: i64,
+    /// share of graded components with at least one fact from it
+    pub coverage: String,
+    pub oldest: String,
+    pub newest: String,
+    pub errors: usize,
+}
+
+#[derive(Serialize)]
+pub struct Overview {
+    #[serde(flatten)]
+    pub base: Base,
+    pub components: i64,
+    pub levels: Vec<(LevelBadge, i64)>,
+    pub bar: String,
+    pub mean_score: String,
+    pub mean_coverage: String,
+    pub trend: String,
+    pub trend_runs: usize,
+    pub domains: Vec<ScopeRow>,
+    pub worst_domains: Vec<ScopeRow>,
+    pub sources: Vec<SourceRow>,
+    pub errors: i64,
+    pub warnings: i64,
+    pub rejected: usize,
+    pub gates: Vec<GateRow>,
+}
+
+#[derive(Serialize)]
+pub struct GateRow {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+pub struct ComponentRow {
+    pub link: Link,
+    pub level: LevelBadge,
+    pub score: String,
+    pub coverage: String,
+    pub owner: Link,
+    /// checks holding its next level back
+    pub blocking: Vec<Link>,
+}
+
+#[derive(Serialize)]
+pub struct ActionRow {
+    pub check: Link,
+    pub level: String,
+    /// components that reach their next level by fixing this check alone
+    pub unblocks: usize,
+    /// components whose next level this check holds back
+    pub holds_back: usize,
+}
+
+#[derive(Serialize)]
+pub struct ExemptionRow {
+    pub entity: Link,
+    pub check: Link,
+    pub reason: String,
+    pub approver: String,
+    pub justification: String,
+    pub expires: String,
+    pub status: String,
+}
+
+/// A domain, system or team page.
+#[derive(Serialize)]
+pub struct ScopePage {
+    #[serde(flatten)]
+    pub base: Base,
+    pub kind: &'static str,
+    pub entity_ref: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: Option<Link>,
+    pub parent: Option<Link>,
+    pub entities: i64,
+    pub levels: Vec<(LevelBadge, i64)>,
+    pub bar: String,
+    pub mean_score: String,
+    pub mean_coverage: String,
+    pub weighted_mean_score: Option<String>,
+    pub trend: String,
+    pub trend_delta: Option<String>,
+    /// subdomains, systems of a domain, child groups of a team
+    pub children_title: String,
+    pub children: Vec<ScopeRow>,
+    pub components: Vec<ComponentRow>,
+    /// components of the scope not listed here (they are on child groups' pages)
+    pub components_elsewhere: usize,
+    pub actions: Vec<ActionRow>,
+    pub expiring: Vec<ExemptionRow>,
+    pub diagram: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Evidence {
+    pub fact: String,
+    pub value: Option<String>,
+    pub source: String,
+    pub observed_at: String,
+}
+
+#[derive(Serialize)]
+pub struct CheckRow {
+    pub check: Link,
+    pub level: String,
+    pub outcome: &'static str,
+    pub evidence: Vec<Evidence>,
+    pub missing: String,
+    pub error: Option<String>,
+    pub remediation: Option<String>,
+    pub exemption: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct RelRow {
+    pub relation: String,
+    pub link: Link,
+    pub level: Option<LevelBadge>,
+}
+
+#[derive(Serialize)]
+pub struct EntityPage {
+    #[serde(flatten)]
+    pub base: Base,
+    pub entity_ref: String,
+    pub kind: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    pub owner: Option<Link>,
+    pub system: Option<Link>,
+    pub domain: Option<Link>,
+    pub tags: Vec<String>,
+    pub links: Vec<Link>,
+    pub source: String,
+    pub graded: bool,
+    pub level: LevelBadge,
+    pub next_level: Option<String>,
+    pub score: String,
+    pub coverage: String,
+    pub counts: String,
+    pub checks: Vec<CheckRow>,
+    pub relations: Vec<RelRow>,
+    pub diagram: String,
+}
+
+#[derive(Serialize)]
+pub struct OutcomeRow {
+    pub entity: Link,
+    pub outcome: &'static str,
+    pub owner: Link,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+pub struct CheckPage {
+    #[serde(flatten)]
+    pub base: Base,
+    pub id: String,
+    pub check_title: String,
+    pub description: String,
+    pub remediation: String,
+    pub level: String,
+    pub weight: String,
+    pub applies_to: String,
+    pub pass: String,
+    pub defined_at: String,
+    pub counts: Vec<(&'static str, usize)>,
+    pub rows: Vec<OutcomeRow>,
+    /// 1-based page of `pages`
+    pub page: usize,
+    pub pages: Vec<Link>,
+    pub rows_total: usize,
+}
+
+#[derive(Serialize)]
+pub struct ProblemRow {
+    pub severity: String,
+    pub stage: String,
+    pub source: String,
+    pub kind: String,
+    pub location: String,
+    pub entity: Link,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+pub struct RejectedRow {
+    pub location: String,
+    pub status: String,
+    pub entity: String,
+    pub error: String,
+}
+
+#[derive(Serialize)]
+pub struct Quality {
+    #[serde(flatten)]
+    pub base: Base,
+    pub sources: Vec<SourceRow>,
+    pub problems: Vec<ProblemRow>,
+    pub problems_total: usize,
+    pub entities_with_errors: Vec<Link>,
+    pub rejected: Vec<RejectedRow>,
+    pub unknown_by_fact: Vec<(String, usize)>,
+}
+
+#[derive(Serialize)]
+pub struct IndexRow {
+    pub link: Link,
+    pub cells: Vec<String>,
+    pub bar: String,
+}
+
+#[derive(Serialize)]
+pub struct IndexPage {
+    #[serde(flatten)]
+    pub base: Base,
+    pub heading: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<IndexRow>,
+}
+
+/// Keeps a link only when its scheme is http, https or mailto.
+pub fn safe_url(url: &str) -> Option<String> {
+    let u = url::Url::parse(url.trim()).ok()?;
+    matches!(u.scheme(), "http" | "https" | "mailto").then(|| u.to_string())
+}
+
+/// The page of an entity ref (`kind:namespace/name`, lower-cased), relative to the root.
+pub fn entity_path(entity_ref: &str) -> Option<String> {
+    let (kind, rest) = entity_ref.split_once(':')?;
+    let (ns, name) = rest.split_once('/')?;
+    let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && !s.starts_with('.');
+    (ok(kind) && ok(ns) && ok(name)).then(|| format!("{kind}/{ns}/{name}.html"))
+}
+
+pub fn check_path(id: &str, page: usize) -> String {
+    if page <= 1 {
+        format!("check/{id}.html")
+    } else {
+        format!("check/{id}-{page}.html")
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.0}%", v * 100.0)).unwrap_or_else(|| "–".into())
+}
+
+/// Everything needed to build pages, computed once.
+pub struct Site<'a> {
+    pub data: &'a RunData,
+    /// refs that have a page
+    pub paged: BTreeSet<String>,
+    /// component → checks holding its next level back (positions)
+    pub blocking: HashMap<&'a str, Vec<usize>>,
+    /// scope member lists: (scope, ref) → graded components
+    pub members: HashMap<(&'static str, String), Vec<&'a str>>,
+    /// group → child groups; domain → subdomains; domain → systems
+    pub child_groups: BTreeMap<String, Vec<String>>,
+    pub subdomains: BTreeMap<String, Vec<String>>,
+    pub domain_systems: BTreeMap<String, Vec<String>>,
+    pub parent: HashMap<String, String>,
+    /// check id → position
+    pub check_pos: HashMap<&'a str, usize>,
+    /// the run's start date (YYYY-MM-DD), for exemptions about to expire
+    pub today: chrono::NaiveDate,
+}
+
+impl<'a> Site<'a> {
+    pub fn new(data: &'a RunData) -> Site<'a> {
+        let mut paged = BTreeSet::new();
+        for e in &data.entities {
+            let kind = e.kind.to_ascii_lowercase();
+            if (data.grades.contains_key(&e.entity_ref) || matches!(kind.as_str(), "component" | "domain" | "system" | "group"))
+                && entity_path(&e.entity_ref).is_some()
+            {
+                paged.insert(e.entity_ref.clone());
+            }
+        }
+        let mut blocking = HashMap::new();
+        for (r, g) in &data.grades {
+            let next = g.level_index + 1;
+            let b: Vec<usize> = data
+                .checks
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| {
+                    data.ladder.iter().position(|l| *l == c.level).map(|p| p as i64) == Some(next)
+                        && matches!(g.outcomes.get(*i), Some(b'F' | b'U' | b'E'))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            blocking.insert(r.as_str(), b);
+        }
+        let mut parent = HashMap::new();
+        let mut child_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut subdomains: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut domain_systems: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for e in &data.entities {
+            for (rel, target) in data.relations.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]) {
+                let kind = e.kind.to_ascii_lowercase();
+                if rel == "childOf" && kind == "group" {
+                    child_groups.entry(target.clone()).or_default().push(e.entity_ref.clone());
+                    parent.insert(e.entity_ref.clone(), target.clone());
+                }
+                if rel == "partOf" && kind == "domain" && target.starts_with("domain:") {
+                    subdomains.entry(target.clone()).or_default().push(e.entity_ref.clone());
+                    parent.insert(e.entity_ref.clone(), target.clone());
+                }
+                if rel == "partOf" && kind == "system" && target.starts_with("domain:") {
+                    domain_systems.entry(target.clone()).or_default().push(e.entity_ref.clone());
+                    parent.insert(e.entity_ref.clone(), target.clone());
+                }
+            }
+        }
+        // scope members: the same membership the roll-ups use
+        let mut members: HashMap<(&'static str, String), Vec<&str>> = HashMap::new();
+        let mut dom_anc: HashMap<&str, Vec<String>> = HashMap::new();
+        for e in &data.entities {
+            if e.kind != "Component" || !data.grades.contains_key(&e.entity_ref) {
+                continue;
+            }
+            if let Some(d) = &e.domain {
+                let anc = dom_anc.entry(d.as_str()).or_insert_with(|| {
+                    let mut out = Vec::new();
+                    let mut cur = Some(d.clone());
+                    while let Some(c) = cur {
+                        if out.contains(&c) || data.entity(&c).is_none() {
+                            break;
+                        }
+                        cur = parent.get(&c).filter(|p| p.starts_with("domain:")).cloned();
+                        out.push(c);
+                    }
+                    out
+                });
+                for a in anc.iter() {
+                    members.entry(("domain", a.clone())).or_default().push(&e.entity_ref);
+                }
+            }
+            if let Some(s) = &e.system {
+                members.entry(("system", s.clone())).or_default().push(&e.entity_ref);
+            }
+            let mut seen = BTreeSet::new();
+            for t in &e.team_chain {
+                if seen.insert(t) {
+                    members.entry(("team", t.clone())).or_default().push(&e.entity_ref);
+                }
+            }
+        }
+        let check_pos = data.checks.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+        let today =
+            chrono::NaiveDate::parse_from_str(data.run.started_at.get(..10).unwrap_or(""), "%Y-%m-%d").unwrap_or(chrono::NaiveDate::MIN);
+        Site { data, paged, blocking, members, child_groups, subdomains, domain_systems, parent, check_pos, today }
+    }
+
+    fn base(&self, path: &str, title: String, section: &'static str) -> Base {
+        let depth = path.matches('/').count();
+        let d = self.data;
+        Base {
+            root: "../".repeat(depth),
+            title,
+            section,
+            run_id: d.run.run_id.clone(),
+            pipeline: d.run.pipeline.clone(),
+            started_at: d.run.started_at.get(..19).unwrap_or(&d.run.started_at).to_owned(),
+            status: d.run.status.clone(),
+            grading_id: d.grading_id.clone(),
+            as_of: d.grading_as_of.get(..19).unwrap_or(&d.grading_as_of).to_owned(),
+        }
+    }
+
+    /// A link to an entity's page from a page at `root`, its title or name as text.
+    fn link(&self, root: &str, entity_ref: &str) -> Link {
+        let text = match self.data.entity(entity_ref) {
+            Some(e) => e.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| e.name.clone()),
+            None => entity_ref.to_owned(),
+        };
+        let href = if self.paged.contains(entity_ref) { entity_path(entity_ref).map(|p| format!("{root}{p}")) } else { None };
+        Link { text, href }
+    }
+
+    fn check_link(&self, root: &str, i: usize) -> Link {
+        let c = &self.data.checks[i];
+        Link { text: c.title.clone(), href: Some(format!("{root}{}", check_path(&c.id, 1))) }
+    }
+
+    fn badge(&self, level_index: i64) -> LevelBadge {
+        if level_index < 0 {
+            LevelBadge { name: "none".into(), class: "level-none".into() }
+        } else {
+            LevelBadge {
+                name: self.data.ladder.get(level_index as usize).cloned().unwrap_or_default(),
+                class: format!("level-{}", level_index.min(5)),
+            }
+        }
+    }
+
+    fn level_index_of(&self, name: &str) -> i64 {
+        self.data.ladder.iter().position(|l| l == name).map(|p| p as i64).unwrap_or(-1)
+    }
+
+    /// Counts per level, highest level first, "none" last.
+    fn levels(&self, counts: &BTreeMap<String, i64>) -> Vec<(LevelBadge, i64)> {
+        let mut out: Vec<(LevelBadge, i64)> = (0..self.data.ladder.len())
+            .rev()
+            .map(|i| (self.badge(i as i64), counts.get(&self.data.ladder[i]).copied().unwrap_or(0)))
+            .collect();
+        out.push((self.badge(-1), counts.get("none").copied().unwrap_or(0)));
+        out
+    }
+
+    fn bar(&self, counts: &BTreeMap<String, i64>, width: u32) -> String {
+        let n = self.data.ladder.len();
+        let names: Vec<(String, i64)> = std::iter::once(("none".to_owned(), -1))
+            .chain(self.data.ladder.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)))
+            .collect();
+        let segs: Vec<Segment> = names
+            .iter()
+            .map(|(l, i)| Segment { label: l.as_str(), count: counts.get(l).copied().unwrap_or(0), color: svg::level_color(*i, n) })
+            .collect();
+        svg::stacked_bar(&segs, width, 12)
+    }
+
+    /// Mean score of a scope over the runs of the history, oldest first.
+    fn scope_trend(&self, scope: &str, r: &str) -> Vec<(String, Option<f64>)> {
+        self.data
+            .history
+            .iter()
+            .rev()
+            .map(|h| {
+                let v = self.data.rollup_history.get(&(h.grading_id.clone(), scope.to_owned(), r.to_owned())).copied().flatten();
+                (h.started_at.get(..10).unwrap_or(&h.started_at).to_owned(), v)
+            })
+            .collect()
+    }
+
+    fn scope_row(&self, root: &str, scope: &'static str, r: &str) -> ScopeRow {
+        let ro = self.data.rollups.get(&(scope.to_owned(), r.to_owned()));
+        let t = self.scope_trend(scope, r);
+        ScopeRow {
+            link: self.link(root, r),
+            entities: ro.map(|r| r.entities).unwrap_or(0),
+            bar: ro.map(|ro| self.bar(&ro.levels, 120)).unwrap_or_else(|| self.bar(&BTreeMap::new(), 120)),
+            mean_score: pct(ro.and_then(|r| r.mean_score)),
+            mean_coverage: pct(ro.and_then(|r| r.mean_coverage)),
+            trend: delta(&t).unwrap_or_default(),
+        }
+    }
+
+    fn component_row(&self, root: &str, r: &str) -> ComponentRow {
+        let g = self.data.grades.get(r);
+        let e = self.data.entity(r);
+        ComponentRow {
+            link: self.link(root, r),
+            level: self.badge(g.map(|g| g.level_index).unwrap_or(-1)),
+            score: pct(g.and_then(|g| g.score)),
+            coverage: pct(g.map(|g| g.coverage)),
+            owner: e.and_then(|e| e.owner.as_deref()).map(|o| self.link(root, o)).unwrap_or(Link { text: "–".into(), href: None }),
+            blocking: self.blocking.get(r).map(|b| b.iter().map(|i| self.check_link(root, *i)).collect()).unwrap_or_default(),
+        }
+    }
+
+    /// Next-level checks over some components, ranked by how many components fixing each
+    /// alone would raise, then by how many it holds back.
+    fn actions(&self, root: &str, components: &[&str]) -> Vec<ActionRow> {
+        let mut unblocks: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut holds: BTreeMap<usize, usize> = BTreeMap::new();
+        for c in components {
+            if let Some(b) = self.blocking.get(c) {
+                for i in b {
+                    *holds.entry(*i).or_default() += 1;
+                }
+                if b.len() == 1 {
+                    *unblocks.entry(b[0]).or_default() += 1;
+                }
+            }
+        }
+        let mut rows: Vec<(usize, usize, usize)> = holds.iter().map(|(i, h)| (*i, unblocks.get(i).copied().unwrap_or(0), *h)).collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(self.data.checks[a.0].id.cmp(&self.data.checks[b.0].id)));
+        rows.into_iter()
+            .take(15)
+            .map(|(i, u, h)| ActionRow {
+                check: self.check_link(root, i),
+                level: self.data.checks[i].level.clone(),
+                unblocks: u,
+                holds_back: h,
+            })
+            .collect()
+    }
+
+    fn exemption_row(&self, root: &str, x: &super::data::Exemption) -> ExemptionRow {
+        ExemptionRow {
+            entity: self.link(root, &x.entity_ref),
+            check: self
+                .check_pos
+                .get(x.check_id.as_str())
+                .map(|i| self.check_link(root, *i))
+                .unwrap_or(Link { text: x.check_id.clone(), href: None }),
+            reason: x.reason.clone(),
+            approver: x.approver.clone(),
+            justification: x.justification.clone(),
+            expires: x.expires.clone(),
+            status: x.status.clone(),
+        }
+    }
+
+    fn source_rows(&self) -> Vec<SourceRow> {
+        let graded = self.data.grades.len().max(1) as f64;
+        self.data
+            .sources
+            .iter()
+            .map(|s| SourceRow {
+                source: s.source.clone(),
+                facts: s.facts,
+                entities: s.entities,
+                coverage: pct(Some((s.entities as f64 / graded).min(1.0))),
+                oldest: s.oldest.get(..19).unwrap_or(&s.oldest).to_owned(),
+                newest: s.newest.get(..19).unwrap_or(&s.newest).to_owned(),
+                errors: self.data.errors.iter().filter(|e| e.stage == "facts" && s.source.ends_with(&e.source)).count(),
+            })
+            .collect()
+    }
+
+    /// Every page of the site.
+    pub fn pages(&self) -> Vec<Page> {
+        let mut pages = Vec::new();
+        pages.push(self.overview());
+        pages.push(self.quality());
+        pages.extend(self.indexes());
+        for r in &self.paged {
+            let Some(e) = self.data.entity(r) else { continue };
+            let path = entity_path(r).unwrap_or_default();
+            match e.kind.to_ascii_lowercase().as_str() {
+                "domain" => pages.push(self.scope_page(path, e, "domain")),
+                "system" => pages.push(self.scope_page(path, e, "system")),
+                "group" => pages.push(self.scope_page(path, e, "team")),
+                _ => pages.push(self.entity_page(path, e)),
+            }
+        }
+        for i in 0..self.data.checks.len() {
+            pages.extend(self.check_pages(i));
+        }
+        pages
+    }
+
+    fn overview(&self) -> Page {
+        let path = "index.html".to_owned();
+        let d = self.data;
+        let base = self.base(&path, format!("{} — technical health", d.run.pipeline), "overview");
+        let root = base.root.clone();
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        let comps: Vec<&Entity> = d.entities.iter().filter(|e| e.kind == "Component" && d.grades.contains_key(&e.entity_ref)).collect();
+        for e in &comps {
+            let g = &d.grades[&e.entity_ref];
+            *counts.entry(self.badge(g.level_index).name).or_default() += 1;
+        }
+        let scores: Vec<f64> = comps.iter().filter_map(|e| d.grades[&e.entity_ref].score).collect();
+        let cov: Vec<f64> = comps.iter().map(|e| d.grades[&e.entity_ref].coverage).collect();
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let points: Vec<(String, Option<f64>)> =
+            d.history.iter().rev().map(|h| (h.started_at.get(..10).unwrap_or(&h.started_at).to_owned(), h.mean_score)).collect();
+        let mut domains: Vec<&Entity> = d.entities.iter().filter(|e| e.kind.eq_ignore_ascii_case("domain")).collect();
+        domains.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
+        let rows: Vec<ScopeRow> = domains.iter().map(|e| self.scope_row(&root, "domain", &e.entity_ref)).collect();
+        let mut worst: Vec<&Entity> = domains
+            .iter()
+            .copied()
+            .filter(|e| d.rollups.get(&("domain".to_owned(), e.entity_ref.clone())).and_then(|r| r.mean_score).is_some())
+            .collect();
+        worst.sort_by(|a, b| {
+            let s = |e: &Entity| d.rollups[&("domain".to_owned(), e.entity_ref.clone())].mean_score.unwrap_or(0.0);
+            s(a).total_cmp(&s(b)).then(a.entity_ref.cmp(&b.entity_ref))
+        });
+        let worst_domains = worst.iter().take(5).map(|e| self.scope_row(&root, "domain", &e.entity_ref)).collect();
+        let gates = Vec::new();
+        Page {
+            path,
+            template: "overview.html",
+            context: Context::Overview(Box::new(Overview {
+                components: comps.len() as i64,
+                levels: self.levels(&counts),
+                bar: self.bar(&counts, 480),
+                mean_score: pct(mean(&scores)),
+                mean_coverage: pct(mean(&cov)),
+                trend: svg::trend(&points, 480, 90),
+                trend_runs: points.len(),
+                domains: rows,
+                worst_domains,
+                sources: self.source_rows(),
+                errors: d.run.errors,
+                warnings: d.run.warnings,
+                rejected: d.rejected.len(),
+                gates,
+                base,
+            })),
+        }
+    }
+
+    fn scope_page(&self, path: String, e: &Entity, scope: &'static str) -> Page {
+        let d = self.data;
+        let name = e.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| e.name.clone());
+        let section = match scope {
+            "domain" => "domains",
+            "system" => "systems",
+            _ => "teams",
+        };
+        let base = self.base(&path, format!("{name} — {scope}"), section);
+        let root = base.root.clone();
+        let key = (scope.to_owned(), e.entity_ref.clone());
+        let ro = d.rollups.get(&key);
+        let empty = BTreeMap::new();
+        let counts = ro.map(|r| &r.levels).unwrap_or(&empty);
+        let members: Vec<&str> = self.members.get(&(scope, e.entity_ref.clone())).cloned().unwrap_or_default();
+        let t = self.scope_trend(scope, &e.entity_ref);
+        let (children_title, children, mut listed): (String, Vec<ScopeRow>, Vec<&str>) = match scope {
+            "domain" => {
+                let mut rows: Vec<ScopeRow> =
+                    self.subdomains.get(&e.entity_ref).into_iter().flatten().map(|s| self.scope_row(&root, "domain", s)).collect();
+                rows.extend(self.domain_systems.get(&e.entity_ref).into_iter().flatten().map(|s| self.scope_row(&root, "system", s)));
+                // a domain lists its subdomains and systems, not every component
+                ("Subdomains and systems".into(), rows, Vec::new())
+            }
+            "system" => ("".into(), Vec::new(), members.clone()),
+            _ => {
+                let kids: Vec<ScopeRow> =
+                    self.child_groups.get(&e.entity_ref).into_iter().flatten().map(|g| self.scope_row(&root, "team", g)).collect();
+                let direct: Vec<&str> = members
+                    .iter()
+                    .copied()
+                    .filter(|m| d.entity(m).and_then(|c| c.owner.as_deref()) == Some(e.entity_ref.as_str()))
+                    .collect();
+                let listed = if members.len() <= TEAM_ROWS { members.clone() } else { direct };
+                ("Child groups".into(), kids, listed)
+            }
+        };
+        listed.sort_by(|a, b| {
+            let la = d.grades.get(*a).map(|g| g.level_index).unwrap_or(-1);
+            let lb = d.grades.get(*b).map(|g| g.level_index).unwrap_or(-1);
+            la.cmp(&lb).then(a.cmp(b))
+        });
+        let components: Vec<ComponentRow> = listed.iter().map(|r| self.component_row(&root, r)).collect();
+        let components_elsewhere = if scope == "domain" { 0 } else { members.len() - components.len() };
+        let member_set: BTreeSet<&str> = members.iter().copied().collect();
+        let horizon = self.today + chrono::Duration::days(EXPIRING_DAYS);
+        let expiring = d
+            .exemptions
+            .iter()
+            .filter(|x| x.status == "active" && member_set.contains(x.entity_ref.as_str()))
+            .filter(|x| chrono::NaiveDate::parse_from_str(&x.expires, "%Y-%m-%d").map(|t| t <= horizon).unwrap_or(false))
+            .map(|x| self.exemption_row(&root, x))
+            .collect();
+        let diagram = (scope == "system" && !members.is_empty()).then(|| self.system_diagram(&root, &e.entity_ref));
+        let owner = if scope == "team" { None } else { e.owner.as_deref().map(|o| self.link(&root, o)) };
+        let parent = self.parent.get(&e.entity_ref).map(|p| self.link(&root, p));
+        Page {
+            path,
+            template: "scope.html",
+            context: Context::Scope(Box::new(ScopePage {
+                kind: scope,
+                entity_ref: e.entity_ref.clone(),
+                name,
+                description: e.description.clone(),
+                owner,
+                parent,
+                entities: ro.map(|r| r.entities).unwrap_or(0),
+                levels: self.levels(counts),
+                bar: self.bar(counts, 480),
+                mean_score: pct(ro.and_then(|r| r.mean_score)),
+                mean_coverage: pct(ro.and_then(|r| r.mean_coverage)),
+                weighted_mean_score: ro.and_then(|r| r.weighted_mean_score).map(|v| pct(Some(v))),
+                trend: svg::trend(&t, 480, 90),
+                trend_delta: delta(&t),
+                children_title,
+                children,
+                components,
+                components_elsewhere,
+                actions: self.actions(&root, &members),
+                expiring,
+                diagram,
+                base,
+            })),
+        }
+    }
+
+    fn system_diagram(&self, root: &str, system: &str) -> String {
+        let d = self.data;
+        let mut comps: Vec<&Entity> = d.entities.iter().filter(|e| e.system.as_deref() == Some(system) && e.kind == "Component").collect();
+        comps.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
+        comps.truncate(60);
+        let pos: HashMap<&str, usize> = comps.iter().enumerate().map(|(i, e)| (e.entity_ref.as_str(), i)).collect();
+        let n = d.ladder.len();
+        let nodes: Vec<Node> = comps
+            .iter()
+            .map(|e| {
+                let l = self.link(root, &e.entity_ref);
+                Node {
+                    label: l.text,
+                    href: l.href,
+                    color: svg::level_color(d.grades.get(&e.entity_ref).map(|g| g.level_index).unwrap_or(-1), n).to_owned(),
+                }
+            })
+            .collect();
+        let mut edges = Vec::new();
+        for (i, e) in comps.iter().enumerate() {
+            for (rel, t) in d.relations.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]) {
+                if rel == "dependsOn" {
+                    if let Some(j) = pos.get(t.as_str()) {
+                        edges.push((i, *j));
+                    }
+                }
+            }
+        }
+        svg::layered(&nodes, &edges)
+    }
+
+    fn entity_page(&self, path: String, e: &Entity) -> Page {
+        let d = self.data;
+        let name = e.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| e.name.clone());
+        let base = self.base(&path, format!("{name} — {}", e.kind), "components");
+        let root = base.root.clone();
+        let g = d.grades.get(&e.entity_ref);
+        let facts = d.facts.get(&e.entity_ref);
+        let exemptions: HashMap<&str, &super::data::Exemption> = d
+            .exemptions
+            .iter()
+            .filter(|x| x.entity_ref == e.entity_ref && x.status == "active")
+            .map(|x| (x.check_id.as_str(), x))
+            .collect();
+        let mut checks = Vec::new();
+        if let Some(g) = g {
+            for (i, c) in d.checks.iter().enumerate() {
+                let outcome = match g.outcomes.get(i) {
+                    Some(b'P') => "pass",
+                    Some(b'F') => "fail",
+                    Some(b'U') => "unknown",
+                    Some(b'E') => "error",
+                    Some(b'X') => "exempt",
+                    _ => continue,
+                };
+                let detail = d.details.get(&(e.entity_ref.clone(), c.id.clone()));
+                let evidence = c
+                    .facts
+                    .iter()
+                    .map(|f| match facts.and_then(|m| m.get(f)) {
+                        Some(x) => Evidence {
+                            fact: f.clone(),
+                            value: Some(x.value.clone()),
+                            source: x.source.clone(),
+                            observed_at: x.observed_at.get(..19).unwrap_or(&x.observed_at).to_owned(),
+                        },
+                        None => Evidence { fact: f.clone(), value: None, source: String::new(), observed_at: String::new() },
+                    })
+                    .collect();
+                checks.push(CheckRow {
+                    check: self.check_link(&root, i),
+                    level: c.level.clone(),
+                    outcome,
+                    evidence,
+                    missing: detail.map(|d| d.0.clone()).unwrap_or_default(),
+                    error: detail.and_then(|d| d.1.clone()),
+                    remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| c.remediation.clone()),
+                    exemption: exemptions
+                        .get(c.id.as_str())
+                        .map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
+                });
+            }
+        }
+        // blocking first, then by level, then as defined
+        let rank = |o: &str| match o {
+            "fail" | "error" => 0,
+            "unknown" => 1,
+            "exempt" => 2,
+            _ => 3,
+        };
+        checks.sort_by_key(|c| (rank(c.outcome), self.level_index_of(&c.level)));
+        // relations, both directions
+        let mut relations = Vec::new();
+        let mut inbound = Vec::new();
+        let mut outbound = Vec::new();
+        let n = d.ladder.len();
+        let node = |r: &str| {
+            let l = self.link(&root, r);
+            Node {
+                label: l.text,
+                href: l.href,
+                color: svg::level_color(d.grades.get(r).map(|g| g.level_index).unwrap_or(-1), n).to_owned(),
+            }
+        };
+        for (rel, t) in d.relations.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]) {
+            let dir_out = matches!(rel.as_str(), "dependsOn" | "consumesApi" | "providesApi");
+            let dir_in = matches!(rel.as_str(), "dependencyOf" | "apiConsumedBy" | "apiProvidedBy");
+            if !(dir_out || dir_in) {
+                continue;
+            }
+            relations.push(RelRow {
+                relation: rel.clone(),
+                link: self.link(&root, t),
+                level: d.grades.get(t).map(|g| self.badge(g.level_index)),
+            });
+            if dir_out && outbound.len() < 12 {
+                outbound.push((node(t), rel.clone()));
+            }
+            if dir_in && inbound.len() < 12 {
+                inbound.push((node(t), rel.clone()));
+            }
+        }
+        let center =
+            Node { label: name.clone(), href: None, color: svg::level_color(g.map(|g| g.level_index).unwrap_or(-1), n).to_owned() };
+        let diagram = if relations.is_empty() { String::new() } else { svg::neighbourhood(&center, &inbound, &outbound) };
+        let next_level = g.and_then(|g| d.ladder.get((g.level_index + 1) as usize).cloned());
+        Page {
+            path,
+            template: "entity.html",
+            context: Context::Entity(Box::new(EntityPage {
+                entity_ref: e.entity_ref.clone(),
+                kind: e.kind.clone(),
+                name,
+                description: e.description.clone(),
+                spec_type: e.spec_type.clone(),
+                lifecycle: e.lifecycle.clone(),
+                owner: e.owner.as_deref().map(|o| self.link(&root, o)),
+                system: e.system.as_deref().map(|s| self.link(&root, s)),
+                domain: e.domain.as_deref().map(|s| self.link(&root, s)),
+                tags: e.tags.clone(),
+                links: e
+                    .links
+                    .iter()
+                    .map(|l| Link {
+                        text: l.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| l.url.clone()),
+                        href: safe_url(&l.url),
+                    })
+                    .collect(),
+                source: format!("{}:{}", e.source_file, e.source_line),
+                graded: g.is_some(),
+                level: self.badge(g.map(|g| g.level_index).unwrap_or(-1)),
+                next_level,
+                score: pct(g.and_then(|g| g.score)),
+                coverage: pct(g.map(|g| g.coverage)),
+                counts: g
+                    .map(|g| {
+                        format!(
+                            "{} pass, {} fail, {} unknown, {} exempt of {} checks",
+                            g.passed, g.failed, g.unknown, g.exempt, g.applicable
+                        )
+                    })
+                    .unwrap_or_default(),
+                checks,
+                relations,
+                diagram,
+                base,
+            })),
+        }
+    }
+
+    fn check_pages(&self, i: usize) -> Vec<Page> {
+        let d = self.data;
+        let c = &d.checks[i];
+        let mut counts: BTreeMap<u8, usize> = BTreeMap::new();
+        let mut rows: Vec<(&str, &'static str)> = Vec::new();
+        for (r, g) in &d.grades {
+            let code = g.outcomes.get(i).copied().unwrap_or(b'-');
+            *counts.entry(code).or_default() += 1;
+            let outcome = match code {
+                b'F' => "fail",
+                b'U' => "unknown",
+                b'E' => "error",
+                _ => continue,
+            };
+            rows.push((r.as_str(), outcome));
+        }
+        rows.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+        let n_pages = rows.len().div_ceil(PAGE_ROWS).max(1);
+        let total = rows.len();
+        let count_of = |b: u8| counts.get(&b).copied().unwrap_or(0);
+        let counts_vm = vec![
+            ("pass", count_of(b'P')),
+            ("fail", count_of(b'F')),
+            ("unknown", count_of(b'U')),
+            ("error", count_of(b'E')),
+            ("exempt", count_of(b'X')),
+        ];
+        let mut pages = Vec::new();
+        for p in 1..=n_pages {
+            let path = check_path(&c.id, p);
+            let base = self.base(&path, format!("{} — check", c.title), "checks");
+            let root = base.root.clone();
+            let chunk = rows.iter().skip((p - 1) * PAGE_ROWS).take(PAGE_ROWS);
+            let out_rows = chunk
+                .map(|(r, outcome)| {
+                    let detail = d.details.get(&((*r).to_owned(), c.id.clone()));
+                    OutcomeRow {
+                        entity: self.link(&root, r),
+                        outcome,
+                        owner: d
+                            .entity(r)
+                            .and_then(|e| e.owner.as_deref())
+                            .map(|o| self.link(&root, o))
+                            .unwrap_or(Link { text: "–".into(), href: None }),
+                        detail: detail
+                            .map(|(m, e)| e.clone().unwrap_or_else(|| if m.is_empty() { String::new() } else { format!("missing: {m}") }))
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect();
+            let page_links = if n_pages > 1 {
+                (1..=n_pages)
+                    .map(|k| Link { text: k.to_string(), href: (k != p).then(|| format!("{root}{}", check_path(&c.id, k))) })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            pages.push(Page {
+                path,
+                template: "check.html",
+                context: Context::Check(Box::new(CheckPage {
+                    id: c.id.clone(),
+                    check_title: c.title.clone(),
+                    description: c.description.clone(),
+                    remediation: c.remediation.clone(),
+                    level: c.level.clone(),
+                    weight: super::data::number(c.weight),
+                    applies_to: c.applies_to.clone(),
+                    pass: c.pass.clone(),
+                    defined_at: format!("{}:{}", c.file, c.line),
+                    counts: counts_vm.clone(),
+                    rows: out_rows,
+                    page: p,
+                    pages: page_links,
+                    rows_total: total,
+                    base,
+                })),
+            });
+        }
+        pages
+    }
+
+    fn quality(&self) -> Page {
+        let d = self.data;
+        let path = "quality.html".to_owned();
+        let base = self.base(&path, "Data quality".into(), "quality");
+        let root = base.root.clone();
+        let problems = d
+            .errors
+            .iter()
+            .take(QUALITY_ROWS)
+            .map(|e| ProblemRow {
+                severity: e.severity.clone(),
+                stage: e.stage.clone(),
+                source: e.source.clone(),
+                kind: e.kind.clone(),
+                location: match e.line {
+                    Some(l) if !e.file.is_empty() => format!("{}:{l}", e.file),
+                    _ => e.file.clone(),
+                },
+                entity: if e.entity_ref.is_empty() { Link { text: String::new(), href: None } } else { self.link(&root, &e.entity_ref) },
+                message: e.message.clone(),
+            })
+            .collect();
+        let with_errors: BTreeSet<&str> =
+            d.errors.iter().filter(|e| e.severity == "error" && !e.entity_ref.is_empty()).map(|e| e.entity_ref.as_str()).collect();
+        let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+        for ((_, _), (missing, _)) in &d.details {
+            for f in missing.split(", ").filter(|f| !f.is_empty()) {
+                *unknown.entry(f.to_owned()).or_default() += 1;
+            }
+        }
+        let mut unknown_by_fact: Vec<(String, usize)> = unknown.into_iter().collect();
+        unknown_by_fact.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Page {
+            path,
+            template: "quality.html",
+            context: Context::Quality(Box::new(Quality {
+                sources: self.source_rows(),
+                problems,
+                problems_total: d.errors.len(),
+                entities_with_errors: with_errors.iter().take(QUALITY_ROWS).map(|r| self.link(&root, r)).collect(),
+                rejected: d
+                    .rejected
+                    .iter()
+                    .map(|r| RejectedRow {
+                        location: format!("{}:{} (document {})", r.file, r.line, r.doc + 1),
+                        status: r.status.clone(),
+                        entity: r.entity_ref.clone(),
+                        error: r.error.clone(),
+                    })
+                    .collect(),
+                unknown_by_fact,
+                base,
+            })),
+        }
+    }
+
+    fn indexes(&self) -> Vec<Page> {
+        let d = self.data;
+        let mut pages = Vec::new();
+        for (path, scope, kind, heading, section) in [
+            ("domains.html", "domain", "domain", "Domains", "domains"),
+            ("systems.html", "system", "system", "Systems", "systems"),
+            ("teams.html", "team", "group", "Teams", "teams"),
+        ] {
+            let base = self.base(path, heading.into(), section);
+            let root = base.root.clone();
+            let rows = d
+                .entities
+                .iter()
+                .filter(|e| e.kind.eq_ignore_ascii_case(kind))
+                .map(|e| {
+                    let row = self.scope_row(&root, scope, &e.entity_ref);
+                    IndexRow {
+                        link: row.link,
+                        cells: vec![row.entities.to_string(), row.mean_score, row.mean_coverage, row.trend],
+                        bar: row.bar,
+                    }
+                })
+                .collect();
+            pages.push(Page {
+                path: path.to_owned(),
+                template: "index.html",
+                context: Context::Index(Box::new(IndexPage {
+                    heading: heading.into(),
+                    columns: vec!["Components".into(), "Mean score".into(), "Coverage".into(), "Since last run".into()],
+                    rows,
+                    base,
+                })),
+            });
+        }
+        let base = self.base("checks.html", "Checks".into(), "checks");
+        let root = base.root.clone();
+        let rows = (0..d.checks.len())
+            .map(|i| {
+                let c = &d.checks[i];
+                let n = |b: u8| d.grades.values().filter(|g| g.outcomes.get(i) == Some(&b)).count();
+                IndexRow {
+                    link: self.check_link(&root, i),
+                    cells: vec![c.level.clone(), n(b'P').to_string(), n(b'F').to_string(), n(b'U').to_string(), n(b'X').to_string()],
+                    bar: String::new(),
+                }
+            })
+            .collect();
+        pages.push(Page {
+            path: "checks.html".into(),
+            template: "index.html",
+            context: Context::Index(Box::new(IndexPage {
+                heading: "Checks".into(),
+                columns: vec!["Level".into(), "Pass".into(), "Fail".into(), "Unknown".into(), "Exempt".into()],
+                rows,
+                base,
+            })),
+        });
+        pages
+    }
+}
+
+/// The change of the last point from the one before, in percentage points ("+3 pts").
+fn delta(t: &[(String, Option<f64>)]) -> Option<String> {
+    let vals: Vec<f64> = t.iter().filter_map(|(_, v)| *v).collect();
+    if t.len() < 2 || vals.len() < 2 || t.last().and_then(|x| x.1).is_none() {
+        return None;
+    }
+    let d = (vals[vals.len() - 1] - vals[vals.len() - 2]) * 100.0;
+    Some(if d.abs() < 0.5 { "±0 pts".into() } else { format!("{:+.0} pts", d) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_https_and_mailto_links_survive() {
+        assert_eq!(safe_url("https://example.com/a?b=1").as_deref(), Some("https://example.com/a?b=1"));
+        assert!(safe_url("mailto:team@example.com").is_some());
+        for bad in [
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "data:text/html,<script>",
+            "vbscript:x",
+            "file:///etc/passwd",
+            "//evil",
+            "relative/path",
+        ] {
+            assert_eq!(safe_url(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn entity_paths_come_from_valid_refs_only() {
+        assert_eq!(entity_path("component:default/payments-api").as_deref(), Some("component/default/payments-api.html"));
+        assert_eq!(entity_path("component:default/../x"), None);
+        assert_eq!(entity_path("component:default/.hidden"), None);
+        assert_eq!(entity_path("no-colon"), None);
+    }
+}

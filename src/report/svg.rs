@@ -1,0 +1,301 @@
+//! Charts and diagrams as inline SVG, generated at build time (no scripts, fonts or CDNs):
+//! stacked level bars, trend lines, a component's one-hop neighbourhood and a system's
+//! dependency diagram. Every text that reaches SVG goes through [`esc`]; every link is a
+//! relative page path built by the site, never catalog text.
+
+use std::fmt::Write as _;
+
+/// Escapes text for XML/HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The colour of a level (index into the ladder; -1 = none).
+pub fn level_color(index: i64, ladder_len: usize) -> &'static str {
+    const DEFAULT: [&str; 3] = ["#b7791f", "#718096", "#d69e2e"];
+    const MANY: [&str; 6] = ["#9c4221", "#b7791f", "#718096", "#d69e2e", "#2f855a", "#2b6cb0"];
+    if index < 0 {
+        return "#c53030";
+    }
+    let i = index as usize;
+    if ladder_len <= 3 {
+        DEFAULT[i.min(2)]
+    } else {
+        MANY[i.min(MANY.len() - 1)]
+    }
+}
+
+/// One segment of a stacked bar.
+pub struct Segment<'a> {
+    pub label: &'a str,
+    pub count: i64,
+    pub color: &'a str,
+}
+
+/// A stacked horizontal bar of counts (e.g. components per level), each segment titled.
+pub fn stacked_bar(segments: &[Segment], width: u32, height: u32) -> String {
+    let total: i64 = segments.iter().map(|s| s.count).sum();
+    let mut out = format!(
+        "<svg class=\"bar\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{}\">",
+        esc(&segments.iter().map(|s| format!("{} {}", s.label, s.count)).collect::<Vec<_>>().join(", "))
+    );
+    if total == 0 {
+        let _ = write!(out, "<rect width=\"{width}\" height=\"{height}\" fill=\"#e2e8f0\"/>");
+    }
+    let mut x = 0.0;
+    for s in segments.iter().filter(|s| s.count > 0) {
+        let w = s.count as f64 / total as f64 * width as f64;
+        let _ = write!(
+            out,
+            "<rect x=\"{x:.1}\" width=\"{w:.1}\" height=\"{height}\" fill=\"{}\"><title>{}: {}</title></rect>",
+            s.color,
+            esc(s.label),
+            s.count
+        );
+        x += w;
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A line of values in 0..=1 over runs (oldest first), with its points titled.
+pub fn trend(points: &[(String, Option<f64>)], width: u32, height: u32) -> String {
+    let (pad_l, pad_r, pad_t, pad_b) = (28.0, 8.0, 8.0, 18.0);
+    let w = width as f64 - pad_l - pad_r;
+    let h = height as f64 - pad_t - pad_b;
+    let mut out = format!(
+        "<svg class=\"trend\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"trend over {} runs\">",
+        points.len()
+    );
+    for (v, label) in [(0.0, "0"), (0.5, ".5"), (1.0, "1")] {
+        let y = pad_t + h - v * h;
+        let _ = write!(
+            out,
+            "<line x1=\"{pad_l}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e2e8f0\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{label}</text>",
+            pad_l + w,
+            pad_l - 4.0,
+            y + 3.0
+        );
+    }
+    let n = points.len();
+    let x_of = |i: usize| if n <= 1 { pad_l + w / 2.0 } else { pad_l + w * i as f64 / (n - 1) as f64 };
+    let mut path = String::new();
+    for (i, (_, v)) in points.iter().enumerate() {
+        if let Some(v) = v {
+            let _ = write!(path, "{}{:.1},{:.1}", if path.is_empty() { "M" } else { " L" }, x_of(i), pad_t + h - v.clamp(0.0, 1.0) * h);
+        }
+    }
+    if !path.is_empty() {
+        let _ = write!(out, "<path d=\"{path}\" fill=\"none\" stroke=\"#2b6cb0\" stroke-width=\"2\"/>");
+    }
+    for (i, (label, v)) in points.iter().enumerate() {
+        if let Some(v) = v {
+            let _ = write!(
+                out,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#2b6cb0\"><title>{}: {:.2}</title></circle>",
+                x_of(i),
+                pad_t + h - v.clamp(0.0, 1.0) * h,
+                esc(label),
+                v
+            );
+        }
+    }
+    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        let _ = write!(out, "<text x=\"{pad_l}\" y=\"{}\" font-size=\"10\">{}</text>", height - 4, esc(&first.0));
+        if n > 1 {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+                pad_l + w,
+                height - 4,
+                esc(&last.0)
+            );
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A node of a diagram.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub label: String,
+    /// relative page path (built by the site), if the node has a page
+    pub href: Option<String>,
+    pub color: String,
+}
+
+fn short(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_owned()
+    } else {
+        let s: String = label.chars().take(max - 1).collect();
+        format!("{s}…")
+    }
+}
+
+fn node_svg(out: &mut String, n: &Node, x: f64, y: f64, w: f64, h: f64, note: &str) {
+    let body = format!(
+        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"4\" fill=\"{}\" fill-opacity=\"0.18\" stroke=\"{}\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text><title>{}{}</title>",
+        n.color,
+        n.color,
+        x + w / 2.0,
+        y + h / 2.0 + 4.0,
+        esc(&short(&n.label, 24)),
+        esc(&n.label),
+        esc(note)
+    );
+    match &n.href {
+        Some(href) => {
+            let _ = write!(out, "<a href=\"{}\">{body}</a>", esc(href));
+        }
+        None => out.push_str(&body),
+    }
+}
+
+/// A component's neighbourhood: what points at it on the left, the component in the middle,
+/// what it points at on the right; edges labelled by relation.
+pub fn neighbourhood(center: &Node, inbound: &[(Node, String)], outbound: &[(Node, String)]) -> String {
+    let rows = inbound.len().max(outbound.len()).max(1);
+    let (nw, nh, gap) = (170.0, 26.0, 10.0);
+    let width = 3.0 * nw + 2.0 * 60.0;
+    let height = rows as f64 * (nh + gap) + gap;
+    let mut out = format!(
+        "<svg class=\"graph\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"dependencies of {}\">",
+        esc(&center.label)
+    );
+    let cx = nw + 60.0;
+    let cy = height / 2.0 - nh / 2.0;
+    let col_y = |i: usize, n: usize| {
+        let total = n as f64 * (nh + gap) - gap;
+        (height - total) / 2.0 + i as f64 * (nh + gap)
+    };
+    for (i, (_, rel)) in inbound.iter().enumerate() {
+        let y = col_y(i, inbound.len()) + nh / 2.0;
+        let _ = write!(
+            out,
+            "<line x1=\"{nw:.1}\" y1=\"{y:.1}\" x2=\"{cx:.1}\" y2=\"{:.1}\" stroke=\"#a0aec0\"><title>{}</title></line>",
+            cy + nh / 2.0,
+            esc(rel)
+        );
+    }
+    for (i, (_, rel)) in outbound.iter().enumerate() {
+        let y = col_y(i, outbound.len()) + nh / 2.0;
+        let _ = write!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#a0aec0\"><title>{}</title></line>",
+            cx + nw,
+            cy + nh / 2.0,
+            cx + nw + 60.0,
+            esc(rel)
+        );
+    }
+    for (i, (n, rel)) in inbound.iter().enumerate() {
+        node_svg(&mut out, n, 0.0, col_y(i, inbound.len()), nw, nh, &format!(" ({rel})"));
+    }
+    node_svg(&mut out, center, cx, cy, nw, nh, "");
+    for (i, (n, rel)) in outbound.iter().enumerate() {
+        node_svg(&mut out, n, cx + nw + 60.0, col_y(i, outbound.len()), nw, nh, &format!(" ({rel})"));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A system's components and their dependencies, in layers: a component is drawn right of
+/// everything that depends on it (longest path; cycles are cut).
+pub fn layered(nodes: &[Node], edges: &[(usize, usize)]) -> String {
+    let n = nodes.len();
+    let mut layer = vec![0usize; n];
+    // longest-path layering, at most n rounds (a cycle stops growing after n)
+    for _ in 0..n {
+        let mut changed = false;
+        for &(a, b) in edges {
+            if a != b && layer[b] < layer[a] + 1 && layer[a] + 1 < n {
+                layer[b] = layer[a] + 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let layers = layer.iter().copied().max().map(|m| m + 1).unwrap_or(1);
+    let mut pos = vec![(0usize, 0usize); n];
+    let mut per_layer = vec![0usize; layers];
+    for i in 0..n {
+        pos[i] = (layer[i], per_layer[layer[i]]);
+        per_layer[layer[i]] += 1;
+    }
+    let rows = per_layer.iter().copied().max().unwrap_or(1).max(1);
+    let (nw, nh, gx, gy) = (160.0, 26.0, 50.0, 10.0);
+    let width = layers as f64 * (nw + gx) - gx + 2.0;
+    let height = rows as f64 * (nh + gy) - gy + 2.0;
+    let xy = |i: usize| (1.0 + pos[i].0 as f64 * (nw + gx), 1.0 + pos[i].1 as f64 * (nh + gy));
+    let mut out = format!(
+        "<svg class=\"graph\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"{n} components and their dependencies\">"
+    );
+    for &(a, b) in edges {
+        if a == b {
+            continue;
+        }
+        let (ax, ay) = xy(a);
+        let (bx, by) = xy(b);
+        let _ = write!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#a0aec0\"/>",
+            ax + nw,
+            ay + nh / 2.0,
+            bx,
+            by + nh / 2.0
+        );
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let (x, y) = xy(i);
+        node_svg(&mut out, node, x, y, nw, nh, "");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_in_svg_is_escaped() {
+        let n = Node { label: "<script>alert(1)</script>".into(), href: Some("a\"onmouseover=\"x.html".into()), color: "#000".into() };
+        let s = neighbourhood(&n, &[(n.clone(), "dependsOn".into())], &[]);
+        assert!(!s.contains("<script>"), "{s}");
+        assert!(!s.contains("\"onmouseover"), "{s}");
+        let b = stacked_bar(&[Segment { label: "<b>", count: 2, color: "#111" }, Segment { label: "x", count: 0, color: "#222" }], 100, 10);
+        assert!(b.contains("&lt;b&gt;: 2") && !b.contains("x: 0"), "{b}");
+    }
+
+    #[test]
+    fn layering_puts_dependencies_right_and_survives_cycles() {
+        let nodes: Vec<Node> = (0..3).map(|i| Node { label: format!("n{i}"), href: None, color: "#000".into() }).collect();
+        let s = layered(&nodes, &[(0, 1), (1, 2), (2, 0)]);
+        assert!(s.contains("n0") && s.contains("n2"));
+        let s = layered(&nodes, &[(0, 1), (1, 2)]);
+        // three layers: width grows with them
+        assert!(s.contains("viewBox=\"0 0 582"), "{s}");
+    }
+
+    #[test]
+    fn trend_scales_values_between_zero_and_one() {
+        let s = trend(&[("a".into(), Some(0.0)), ("b".into(), None), ("c".into(), Some(1.0))], 200, 60);
+        assert!(s.contains("M28.0,42.0 L192.0,8.0"), "{s}");
+    }
+}
