@@ -15,10 +15,12 @@ if [ -z "${ECHO_HEALTH_SHARED:-}" ] && [ -d ../shared/fixtures ]; then
   export ECHO_HEALTH_SHARED
 fi
 
-# System packages: the foundation needs only the Rust toolchain and a C/C++ compiler for
-# the bundled DuckDB. (Later capabilities add Debian's prometheus and chromium here.)
+# System packages: a C/C++ compiler for the bundled DuckDB; Debian's chromium for the
+# browser check of the rendered site (tests/site.rs); node/npm for its driver.
 need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -28,5 +30,13 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 2
   fi
 fi
+
+# The browser check's driver (playwright-core drives the system Chromium; it downloads no
+# browser). Installed once, from the lock file.
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# With everything installed, a missing browser is a failure, not a skip.
+export ECHO_HEALTH_REQUIRE_BROWSER=1
 
 cargo test --locked "$@"
