@@ -91,9 +91,13 @@ pub struct GradeBench {
     pub levels: std::collections::BTreeMap<String, usize>,
 }
 
-/// Generates an organisation with facts in `dir`, runs a pipeline over it once (not
-/// measured), then grades the stored run `repeat` times (measured).
-pub fn bench_grade(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::PathBuf], repeat: usize) -> anyhow::Result<GradeBench> {
+/// Generates an organisation with facts in `dir` and runs a pipeline over it once (not
+/// measured): the starting point of the grading and site benchmarks.
+pub fn prepare(
+    dir: &Path,
+    opts: &crate::synth::Options,
+    packs: &[std::path::PathBuf],
+) -> anyhow::Result<(crate::config::Pipeline, crate::grade::engine::Setup, crate::pipeline::RunOutcome)> {
     use anyhow::Context;
     let org = crate::synth::generate(opts);
     org.write_to(&dir.join("catalog"))?;
@@ -109,7 +113,15 @@ pub fn bench_grade(dir: &Path, opts: &crate::synth::Options, packs: &[std::path:
     let p = crate::config::load(&dir.join("bench.yaml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let setup = crate::grade::setup(&p).map_err(|e| anyhow::anyhow!("{e}"))?.context("the bench pipeline grades")?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(crate::pipeline::run(&p, None))?;
+    let outcome = rt.block_on(crate::pipeline::run(&p, Some(setup.clone())))?;
+    Ok((p, setup, outcome))
+}
+
+/// Generates an organisation with facts in `dir`, runs a pipeline over it once (not
+/// measured), then grades the stored run `repeat` times (measured).
+pub fn bench_grade(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::PathBuf], repeat: usize) -> anyhow::Result<GradeBench> {
+    use anyhow::Context;
+    let (p, setup, outcome) = prepare(dir, opts, packs)?;
     let mut store = crate::store::Store::open(&p.database)?;
     let (as_of,): (chrono::NaiveDateTime,) = store.conn().query_row(sql::RUN_AS_OF, [&outcome.run_id], |r| Ok((r.get(0)?,)))?;
     let mut wall = Vec::new();
@@ -133,5 +145,80 @@ pub fn bench_grade(dir: &Path, opts: &crate::synth::Options, packs: &[std::path:
         wall_s: wall,
         cpu_s: cpu,
         levels: o.levels,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteBench {
+    pub components: usize,
+    pub pages: usize,
+    pub bytes: u64,
+    /// CPU seconds of reading the run from the database
+    pub load_cpu_s: f64,
+    /// CPU seconds of reading, building every view model and rendering every page (in memory)
+    pub render_cpu_s: f64,
+    pub render_wall_s: f64,
+    /// CPU and wall seconds of a whole render into a new folder (written)
+    pub publish_cpu_s: f64,
+    pub publish_wall_s: f64,
+    pub written: usize,
+    /// the same run rendered again: pages rewritten (should be 0) and its CPU seconds
+    pub second_written: usize,
+    pub second_cpu_s: f64,
+    pub largest_page: String,
+    pub largest_bytes: u64,
+    pub largest_component_bytes: u64,
+    pub css_bytes: u64,
+}
+
+/// Generates an organisation with facts in `dir`, runs a pipeline over it (not measured),
+/// then renders its site three ways (measured): in memory, into a new folder, and again.
+pub fn bench_site(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::PathBuf]) -> anyhow::Result<SiteBench> {
+    use anyhow::Context;
+    let (p, _setup, outcome) = prepare(dir, opts, packs)?;
+    let store = crate::store::Store::open(&p.database)?;
+    let conn = store.conn();
+    let grading: Option<String> = conn.query_row(sql::RUN_GRADING, [&outcome.run_id], |r| r.get(0)).ok();
+    let env = crate::report::environment()?;
+    let cpu = |a: Usage, b: Usage| (b.user_s - a.user_s) + (b.sys_s - a.sys_s);
+
+    let u0 = usage();
+    let t0 = Instant::now();
+    let data = crate::report::data::load(conn, &outcome.run_id, grading.as_deref())?;
+    let u1 = usage();
+    let pages = crate::report::render_pages(&env, &data)?;
+    let render_wall = t0.elapsed().as_secs_f64();
+    let u2 = usage();
+    let bytes: u64 = pages.iter().map(|(_, b)| b.len() as u64).sum();
+    let largest_component_bytes = pages.iter().filter(|(p, _)| p.starts_with("component/")).map(|(_, b)| b.len() as u64).max().unwrap_or(0);
+    let css_bytes = pages.iter().find(|(p, _)| p == "assets/site.css").map(|(_, b)| b.len() as u64).unwrap_or(0);
+    drop(pages);
+    drop(data);
+
+    let target = dir.join("bench-site");
+    let _ = std::fs::remove_dir_all(&target);
+    let u3 = usage();
+    let t1 = Instant::now();
+    let first = crate::report::render_run(conn, &outcome.run_id, grading.as_deref(), &target).context("first render")?;
+    let publish_wall = t1.elapsed().as_secs_f64();
+    let u4 = usage();
+    let second = crate::report::render_run(conn, &outcome.run_id, grading.as_deref(), &target).context("second render")?;
+    let u5 = usage();
+    Ok(SiteBench {
+        components: opts.components,
+        pages: first.pages,
+        bytes,
+        load_cpu_s: cpu(u0, u1),
+        render_cpu_s: cpu(u0, u2),
+        render_wall_s: render_wall,
+        publish_cpu_s: cpu(u3, u4),
+        publish_wall_s: publish_wall,
+        written: first.written,
+        second_written: second.written,
+        second_cpu_s: cpu(u4, u5),
+        largest_page: first.largest_page,
+        largest_bytes: first.largest_bytes,
+        largest_component_bytes,
+        css_bytes,
     })
 }

@@ -136,6 +136,16 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Measure rendering the static site of a synthetic organisation with facts (CPU time,
+    /// pages rewritten by a second render, page sizes).
+    #[command(name = "bench-site", after_help = "Example:\n  echo-health bench-site --components 10000")]
+    BenchSite {
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        /// Working folder (default: a temporary one, removed afterwards)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Measure parsing and validation of a descriptor folder (CPU time, wall time, peak memory).
     #[command(
         name = "bench-catalog",
@@ -169,6 +179,43 @@ pub fn run() -> Result<ExitCode> {
             let org = synth::generate(&synth::Options { components, teams, domains, seed });
             org.write_to(&out).with_context(|| format!("cannot write to {}", out.display()))?;
             println!("wrote {} files, {} entities, {:.1} MB to {}", org.files.len(), org.entities, org.bytes() as f64 / 1e6, out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchSite { components, dir } => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let packs = vec![
+                root.join("pipelines/checks/default/catalog.yaml"),
+                root.join("pipelines/checks/default/signals.yaml"),
+                root.join("pipelines/demo/checks.yaml"),
+            ];
+            let tmp = std::env::temp_dir().join(format!("echo-health-bench-site-{}", std::process::id()));
+            let work = dir.clone().unwrap_or_else(|| tmp.clone());
+            std::fs::create_dir_all(&work)?;
+            let opts = synth::Options { components, teams: (components * 6 / 100).max(1), domains: 40, seed: 1 };
+            let r = bench::bench_site(&work, &opts, &packs);
+            if dir.is_none() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            let r = r?;
+            println!("{}", serde_json::to_string(&r)?);
+            println!(
+                "{} pages ({:.1} MB) of {} components: load {:.3} s CPU; load + view models + render {:.3} s CPU ({:.3} s wall); into a new folder {:.3} s CPU ({:.3} s wall, {} written); again: {} rewritten, {:.3} s CPU; largest page {} ({} bytes), largest component page {} bytes, CSS {} bytes",
+                r.pages,
+                r.bytes as f64 / 1e6,
+                r.components,
+                r.load_cpu_s,
+                r.render_cpu_s,
+                r.render_wall_s,
+                r.publish_cpu_s,
+                r.publish_wall_s,
+                r.written,
+                r.second_written,
+                r.second_cpu_s,
+                r.largest_page,
+                r.largest_bytes,
+                r.largest_component_bytes,
+                r.css_bytes
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchGrade { components, repeat, checks, dir } => {

@@ -84,12 +84,14 @@ pub struct Grade {
 
 #[derive(Debug, Clone)]
 pub struct Fact {
-    pub fact: String,
-    pub source: String,
+    /// the fact's name, source and observation time are shared (interned) template values:
+    /// thousands of pages show the same ones
+    pub fact: minijinja::Value,
+    pub source: minijinja::Value,
     /// the value as text (numbers without a needless `.0`)
     pub value: String,
-    pub observed_at: String,
-    pub evidence: String,
+    /// to the second, UTC
+    pub observed_at: minijinja::Value,
 }
 
 #[derive(Debug, Clone)]
@@ -172,16 +174,16 @@ pub struct RunData {
     /// entity → [(relation type, other entity)], sorted
     pub relations: HashMap<String, Vec<(String, String)>>,
     pub grades: HashMap<String, Grade>,
-    /// (entity, check) → missing facts or error
-    pub details: HashMap<(String, String), (String, Option<String>)>,
+    /// entity → check → missing facts or error
+    pub details: HashMap<String, HashMap<String, (String, Option<String>)>>,
     /// entity → fact name → latest fact
     pub facts: HashMap<String, BTreeMap<String, Fact>>,
-    /// (scope, scope_ref) → roll-up
-    pub rollups: HashMap<(String, String), Rollup>,
+    /// scope ref (a domain, system or group ref: the kind tells the scope) → roll-up
+    pub rollups: HashMap<String, Rollup>,
     /// newest first, this run included
     pub history: Vec<HistoryPoint>,
-    /// (grading, scope, scope_ref) → mean score
-    pub rollup_history: HashMap<(String, String, String), Option<f64>>,
+    /// scope ref → grading → mean score
+    pub rollup_history: HashMap<String, HashMap<String, Option<f64>>>,
     pub errors: Vec<RunError>,
     pub rejected: Vec<Rejected>,
     pub exemptions: Vec<Exemption>,
@@ -286,7 +288,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
     }
 
     let mut grades = HashMap::new();
-    let mut details = HashMap::new();
+    let mut details: HashMap<String, HashMap<String, (String, Option<String>)>> = HashMap::new();
     let mut rollups = HashMap::new();
     let mut exemptions = Vec::new();
     if let Some(g) = grading_id {
@@ -311,7 +313,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         let mut st = conn.prepare(sql::REPORT_DETAILS)?;
         let mut q = st.query(params![g])?;
         while let Some(r) = q.next()? {
-            details.insert((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?));
+            details.entry(r.get(0)?).or_default().insert(r.get(1)?, (r.get(2)?, r.get(3)?));
         }
         let mut st = conn.prepare(sql::REPORT_ROLLUPS)?;
         let mut q = st.query(params![g])?;
@@ -320,7 +322,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
             let mut failing: Vec<(String, i64)> = failing.into_iter().map(|(k, v)| (k, v.as_i64().unwrap_or(0))).collect();
             failing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             rollups.insert(
-                (r.get(0)?, r.get(1)?),
+                r.get(1)?,
                 Rollup {
                     entities: r.get(2)?,
                     levels: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
@@ -351,6 +353,8 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
 
     let mut facts: HashMap<String, BTreeMap<String, Fact>> = HashMap::new();
     {
+        let mut interned: HashMap<String, minijinja::Value> = HashMap::new();
+        let mut intern = |s: String| interned.entry(s).or_insert_with_key(|k| minijinja::Value::from(k.as_str())).clone();
         let mut st = conn.prepare(sql::REPORT_FACTS)?;
         let mut q = st.query(params![run_id, grading_as_of])?;
         while let Some(r) = q.next()? {
@@ -363,10 +367,10 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
             }
             .unwrap_or_else(|| "null".into());
             let fact: String = r.get(1)?;
-            facts
-                .entry(r.get(0)?)
-                .or_default()
-                .insert(fact.clone(), Fact { fact, source: r.get(2)?, value, observed_at: r.get(8)?, evidence: r.get(9)? });
+            let observed: String = r.get(8)?;
+            let observed = observed.get(..19).unwrap_or(&observed).to_owned();
+            let f = Fact { fact: intern(fact.clone()), source: intern(r.get(2)?), value, observed_at: intern(observed) };
+            facts.entry(r.get(0)?).or_default().insert(fact, f);
         }
     }
 
@@ -385,13 +389,13 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
             });
         }
     }
-    let mut rollup_history = HashMap::new();
+    let mut rollup_history: HashMap<String, HashMap<String, Option<f64>>> = HashMap::new();
     if !history.is_empty() {
         let ids: Vec<duckdb::types::Value> = history.iter().map(|h| duckdb::types::Value::Text(h.grading_id.clone())).collect();
         let mut st = conn.prepare(sql::REPORT_ROLLUP_HISTORY)?;
         let mut q = st.query(params![duckdb::types::Value::List(ids)])?;
         while let Some(r) = q.next()? {
-            rollup_history.insert((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?);
+            rollup_history.entry(r.get(2)?).or_default().insert(r.get(0)?, r.get(3)?);
         }
     }
 

@@ -82,10 +82,46 @@ pub fn environment() -> Result<Environment<'static>> {
     env.set_keep_trailing_newline(false);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    // escaping: & < > " ' in text and quoted attributes (minijinja's default also escapes
+    // `/`, which only makes every link longer)
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == AutoEscape::None || value.is_safe() {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        match value.as_str() {
+            Some(s) => out.write_str(&svg::esc(s)).map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "writing a page")),
+            None => minijinja::escape_formatter(out, state, value),
+        }
+    });
+    env.add_filter("link", link_filter);
+    env.add_filter("badge", badge_filter);
     for (name, text) in TEMPLATES {
         env.add_template(name, text).with_context(|| format!("templates/{name}"))?;
     }
     Ok(env)
+}
+
+fn attr_str(v: &minijinja::Value, name: &str) -> Option<String> {
+    v.get_attr(name)
+        .ok()
+        .filter(|x| !x.is_none() && !x.is_undefined())
+        .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()))
+}
+
+/// `{{ l|link }}`: a [`site::Link`] as `<a href>` (escaped), or its text when it has no href.
+fn link_filter(v: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
+    let text = attr_str(&v, "text").ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "link without text"))?;
+    Ok(minijinja::Value::from_safe_string(match attr_str(&v, "href") {
+        Some(href) => format!("<a href=\"{}\">{}</a>", svg::esc(&href), svg::esc(&text)),
+        None => svg::esc(&text),
+    }))
+}
+
+/// `{{ b|badge }}`: a [`site::LevelBadge`] as a coloured label.
+fn badge_filter(v: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
+    let name = attr_str(&v, "name").unwrap_or_default();
+    let class = attr_str(&v, "class").unwrap_or_default();
+    Ok(minijinja::Value::from_safe_string(format!("<span class=\"badge {}\">{}</span>", svg::esc(&class), svg::esc(&name))))
 }
 
 /// What a render did.

@@ -10,8 +10,11 @@ use serde::Serialize;
 use super::data::{Entity, RunData};
 use super::svg::{self, Node, Segment};
 
-/// Rows of a long list per page (check pages are split into numbered pages beyond this).
-pub const PAGE_ROWS: usize = 1000;
+/// Rows of a long list per page (check pages are split into numbered pages beyond this,
+/// which keeps every page under 200 KB).
+pub const PAGE_ROWS: usize = 700;
+/// Rows of an index page (domains, systems, teams) per page.
+pub const INDEX_ROWS: usize = 300;
 /// Components listed on a team page before child groups' components are left to their pages.
 pub const TEAM_ROWS: usize = 300;
 /// Problems listed on the data-quality page.
@@ -178,23 +181,27 @@ pub struct ScopePage {
     pub diagram: Option<String>,
 }
 
+/// A fact a check read, as shown beside its outcome (names, sources and times are shared
+/// template values: the same few thousand appear on every page).
 #[derive(Serialize)]
 pub struct Evidence {
-    pub fact: String,
+    pub fact: minijinja::Value,
+    /// None: absent
     pub value: Option<String>,
-    pub source: String,
-    pub observed_at: String,
+    pub source: Option<minijinja::Value>,
+    pub observed_at: Option<minijinja::Value>,
 }
 
 #[derive(Serialize)]
 pub struct CheckRow {
-    pub check: Link,
-    pub level: String,
+    /// the check's link, as escaped HTML (built once per check)
+    pub check: minijinja::Value,
+    pub level: minijinja::Value,
     pub outcome: &'static str,
     pub evidence: Vec<Evidence>,
     pub missing: String,
     pub error: Option<String>,
-    pub remediation: Option<String>,
+    pub remediation: Option<minijinja::Value>,
     pub exemption: Option<String>,
 }
 
@@ -306,6 +313,9 @@ pub struct IndexPage {
     pub heading: String,
     pub columns: Vec<String>,
     pub rows: Vec<IndexRow>,
+    /// links to the pages of a long list (empty when it fits on one)
+    pub pages: Vec<Link>,
+    pub rows_total: usize,
 }
 
 /// Keeps a link only when its scheme is http, https or mailto.
@@ -352,6 +362,14 @@ pub struct Site<'a> {
     pub check_pos: HashMap<&'a str, usize>,
     /// the run's start date (YYYY-MM-DD), for exemptions about to expire
     pub today: chrono::NaiveDate,
+    /// per check, shared by every entity page: its link from `<kind>/<ns>/<name>.html` pages
+    /// (escaped HTML), level and remediation
+    check_html: Vec<minijinja::Value>,
+    check_level: Vec<minijinja::Value>,
+    check_fix: Vec<minijinja::Value>,
+    check_level_index: Vec<i64>,
+    /// fact name → shared value
+    fact_names: HashMap<String, minijinja::Value>,
 }
 
 impl<'a> Site<'a> {
@@ -438,7 +456,39 @@ impl<'a> Site<'a> {
         let check_pos = data.checks.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
         let today =
             chrono::NaiveDate::parse_from_str(data.run.started_at.get(..10).unwrap_or(""), "%Y-%m-%d").unwrap_or(chrono::NaiveDate::MIN);
-        Site { data, paged, blocking, members, child_groups, subdomains, domain_systems, parent, check_pos, today }
+        let check_html = data
+            .checks
+            .iter()
+            .map(|c| {
+                minijinja::Value::from_safe_string(format!(
+                    "<a href=\"../../{}\">{}</a>",
+                    svg::esc(&check_path(&c.id, 1)),
+                    svg::esc(&c.title)
+                ))
+            })
+            .collect();
+        let check_level = data.checks.iter().map(|c| minijinja::Value::from(c.level.as_str())).collect();
+        let check_level_index =
+            data.checks.iter().map(|c| data.ladder.iter().position(|l| *l == c.level).map(|p| p as i64).unwrap_or(-1)).collect();
+        let check_fix = data.checks.iter().map(|c| minijinja::Value::from(c.remediation.as_str())).collect();
+        let fact_names = data.checks.iter().flat_map(|c| c.facts.iter()).map(|f| (f.clone(), minijinja::Value::from(f.as_str()))).collect();
+        Site {
+            data,
+            paged,
+            blocking,
+            members,
+            child_groups,
+            subdomains,
+            domain_systems,
+            parent,
+            check_pos,
+            today,
+            check_html,
+            check_level,
+            check_fix,
+            check_level_index,
+            fact_names,
+        }
     }
 
     fn base(&self, path: &str, title: String, section: &'static str) -> Base {
@@ -483,10 +533,6 @@ impl<'a> Site<'a> {
         }
     }
 
-    fn level_index_of(&self, name: &str) -> i64 {
-        self.data.ladder.iter().position(|l| l == name).map(|p| p as i64).unwrap_or(-1)
-    }
-
     /// Counts per level, highest level first, "none" last.
     fn levels(&self, counts: &BTreeMap<String, i64>) -> Vec<(LevelBadge, i64)> {
         let mut out: Vec<(LevelBadge, i64)> = (0..self.data.ladder.len())
@@ -510,21 +556,21 @@ impl<'a> Site<'a> {
     }
 
     /// Mean score of a scope over the runs of the history, oldest first.
-    fn scope_trend(&self, scope: &str, r: &str) -> Vec<(String, Option<f64>)> {
+    fn scope_trend(&self, r: &str) -> Vec<(String, Option<f64>)> {
         self.data
             .history
             .iter()
             .rev()
             .map(|h| {
-                let v = self.data.rollup_history.get(&(h.grading_id.clone(), scope.to_owned(), r.to_owned())).copied().flatten();
+                let v = self.data.rollup_history.get(r).and_then(|m| m.get(&h.grading_id)).copied().flatten();
                 (h.started_at.get(..10).unwrap_or(&h.started_at).to_owned(), v)
             })
             .collect()
     }
 
-    fn scope_row(&self, root: &str, scope: &'static str, r: &str) -> ScopeRow {
-        let ro = self.data.rollups.get(&(scope.to_owned(), r.to_owned()));
-        let t = self.scope_trend(scope, r);
+    fn scope_row(&self, root: &str, r: &str) -> ScopeRow {
+        let ro = self.data.rollups.get(r);
+        let t = self.scope_trend(r);
         ScopeRow {
             link: self.link(root, r),
             entities: ro.map(|r| r.entities).unwrap_or(0),
@@ -649,17 +695,14 @@ impl<'a> Site<'a> {
             d.history.iter().rev().map(|h| (h.started_at.get(..10).unwrap_or(&h.started_at).to_owned(), h.mean_score)).collect();
         let mut domains: Vec<&Entity> = d.entities.iter().filter(|e| e.kind.eq_ignore_ascii_case("domain")).collect();
         domains.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
-        let rows: Vec<ScopeRow> = domains.iter().map(|e| self.scope_row(&root, "domain", &e.entity_ref)).collect();
-        let mut worst: Vec<&Entity> = domains
-            .iter()
-            .copied()
-            .filter(|e| d.rollups.get(&("domain".to_owned(), e.entity_ref.clone())).and_then(|r| r.mean_score).is_some())
-            .collect();
+        let rows: Vec<ScopeRow> = domains.iter().map(|e| self.scope_row(&root, &e.entity_ref)).collect();
+        let mut worst: Vec<&Entity> =
+            domains.iter().copied().filter(|e| d.rollups.get(&e.entity_ref).and_then(|r| r.mean_score).is_some()).collect();
         worst.sort_by(|a, b| {
-            let s = |e: &Entity| d.rollups[&("domain".to_owned(), e.entity_ref.clone())].mean_score.unwrap_or(0.0);
+            let s = |e: &Entity| d.rollups[&e.entity_ref].mean_score.unwrap_or(0.0);
             s(a).total_cmp(&s(b)).then(a.entity_ref.cmp(&b.entity_ref))
         });
-        let worst_domains = worst.iter().take(5).map(|e| self.scope_row(&root, "domain", &e.entity_ref)).collect();
+        let worst_domains = worst.iter().take(5).map(|e| self.scope_row(&root, &e.entity_ref)).collect();
         let gates = Vec::new();
         Page {
             path,
@@ -694,24 +737,23 @@ impl<'a> Site<'a> {
         };
         let base = self.base(&path, format!("{name} — {scope}"), section);
         let root = base.root.clone();
-        let key = (scope.to_owned(), e.entity_ref.clone());
-        let ro = d.rollups.get(&key);
+        let ro = d.rollups.get(&e.entity_ref);
         let empty = BTreeMap::new();
         let counts = ro.map(|r| &r.levels).unwrap_or(&empty);
         let members: Vec<&str> = self.members.get(&(scope, e.entity_ref.clone())).cloned().unwrap_or_default();
-        let t = self.scope_trend(scope, &e.entity_ref);
+        let t = self.scope_trend(&e.entity_ref);
         let (children_title, children, mut listed): (String, Vec<ScopeRow>, Vec<&str>) = match scope {
             "domain" => {
                 let mut rows: Vec<ScopeRow> =
-                    self.subdomains.get(&e.entity_ref).into_iter().flatten().map(|s| self.scope_row(&root, "domain", s)).collect();
-                rows.extend(self.domain_systems.get(&e.entity_ref).into_iter().flatten().map(|s| self.scope_row(&root, "system", s)));
+                    self.subdomains.get(&e.entity_ref).into_iter().flatten().map(|s| self.scope_row(&root, s)).collect();
+                rows.extend(self.domain_systems.get(&e.entity_ref).into_iter().flatten().map(|s| self.scope_row(&root, s)));
                 // a domain lists its subdomains and systems, not every component
                 ("Subdomains and systems".into(), rows, Vec::new())
             }
             "system" => ("".into(), Vec::new(), members.clone()),
             _ => {
                 let kids: Vec<ScopeRow> =
-                    self.child_groups.get(&e.entity_ref).into_iter().flatten().map(|g| self.scope_row(&root, "team", g)).collect();
+                    self.child_groups.get(&e.entity_ref).into_iter().flatten().map(|g| self.scope_row(&root, g)).collect();
                 let direct: Vec<&str> = members
                     .iter()
                     .copied()
@@ -776,7 +818,6 @@ impl<'a> Site<'a> {
         comps.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
         comps.truncate(60);
         let pos: HashMap<&str, usize> = comps.iter().enumerate().map(|(i, e)| (e.entity_ref.as_str(), i)).collect();
-        let n = d.ladder.len();
         let nodes: Vec<Node> = comps
             .iter()
             .map(|e| {
@@ -784,7 +825,7 @@ impl<'a> Site<'a> {
                 Node {
                     label: l.text,
                     href: l.href,
-                    color: svg::level_color(d.grades.get(&e.entity_ref).map(|g| g.level_index).unwrap_or(-1), n).to_owned(),
+                    class: svg::level_class(d.grades.get(&e.entity_ref).map(|g| g.level_index).unwrap_or(-1)),
                 }
             })
             .collect();
@@ -825,32 +866,40 @@ impl<'a> Site<'a> {
                     Some(b'X') => "exempt",
                     _ => continue,
                 };
-                let detail = d.details.get(&(e.entity_ref.clone(), c.id.clone()));
+                let detail = d.details.get(&e.entity_ref).and_then(|m| m.get(&c.id));
                 let evidence = c
                     .facts
                     .iter()
                     .map(|f| match facts.and_then(|m| m.get(f)) {
                         Some(x) => Evidence {
-                            fact: f.clone(),
+                            fact: x.fact.clone(),
                             value: Some(x.value.clone()),
-                            source: x.source.clone(),
-                            observed_at: x.observed_at.get(..19).unwrap_or(&x.observed_at).to_owned(),
+                            source: Some(x.source.clone()),
+                            observed_at: Some(x.observed_at.clone()),
                         },
-                        None => Evidence { fact: f.clone(), value: None, source: String::new(), observed_at: String::new() },
+                        None => Evidence {
+                            fact: self.fact_names.get(f).cloned().unwrap_or_else(|| minijinja::Value::from(f.as_str())),
+                            value: None,
+                            source: None,
+                            observed_at: None,
+                        },
                     })
                     .collect();
-                checks.push(CheckRow {
-                    check: self.check_link(&root, i),
-                    level: c.level.clone(),
-                    outcome,
-                    evidence,
-                    missing: detail.map(|d| d.0.clone()).unwrap_or_default(),
-                    error: detail.and_then(|d| d.1.clone()),
-                    remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| c.remediation.clone()),
-                    exemption: exemptions
-                        .get(c.id.as_str())
-                        .map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
-                });
+                checks.push((
+                    self.check_level_index[i],
+                    CheckRow {
+                        check: self.check_html[i].clone(),
+                        level: self.check_level[i].clone(),
+                        outcome,
+                        evidence,
+                        missing: detail.map(|d| d.0.clone()).unwrap_or_default(),
+                        error: detail.and_then(|d| d.1.clone()),
+                        remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| self.check_fix[i].clone()),
+                        exemption: exemptions
+                            .get(c.id.as_str())
+                            .map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
+                    },
+                ));
             }
         }
         // blocking first, then by level, then as defined
@@ -860,19 +909,15 @@ impl<'a> Site<'a> {
             "exempt" => 2,
             _ => 3,
         };
-        checks.sort_by_key(|c| (rank(c.outcome), self.level_index_of(&c.level)));
+        checks.sort_by_key(|(level, c)| (rank(c.outcome), *level));
+        let checks: Vec<CheckRow> = checks.into_iter().map(|(_, c)| c).collect();
         // relations, both directions
         let mut relations = Vec::new();
         let mut inbound = Vec::new();
         let mut outbound = Vec::new();
-        let n = d.ladder.len();
         let node = |r: &str| {
             let l = self.link(&root, r);
-            Node {
-                label: l.text,
-                href: l.href,
-                color: svg::level_color(d.grades.get(r).map(|g| g.level_index).unwrap_or(-1), n).to_owned(),
-            }
+            Node { label: l.text, href: l.href, class: svg::level_class(d.grades.get(r).map(|g| g.level_index).unwrap_or(-1)) }
         };
         for (rel, t) in d.relations.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]) {
             let dir_out = matches!(rel.as_str(), "dependsOn" | "consumesApi" | "providesApi");
@@ -892,8 +937,7 @@ impl<'a> Site<'a> {
                 inbound.push((node(t), rel.clone()));
             }
         }
-        let center =
-            Node { label: name.clone(), href: None, color: svg::level_color(g.map(|g| g.level_index).unwrap_or(-1), n).to_owned() };
+        let center = Node { label: name.clone(), href: None, class: svg::level_class(g.map(|g| g.level_index).unwrap_or(-1)) };
         let diagram = if relations.is_empty() { String::new() } else { svg::neighbourhood(&center, &inbound, &outbound) };
         let next_level = g.and_then(|g| d.ladder.get((g.level_index + 1) as usize).cloned());
         Page {
@@ -975,7 +1019,7 @@ impl<'a> Site<'a> {
             let chunk = rows.iter().skip((p - 1) * PAGE_ROWS).take(PAGE_ROWS);
             let out_rows = chunk
                 .map(|(r, outcome)| {
-                    let detail = d.details.get(&((*r).to_owned(), c.id.clone()));
+                    let detail = d.details.get(*r).and_then(|m| m.get(&c.id));
                     OutcomeRow {
                         entity: self.link(&root, r),
                         outcome,
@@ -1047,7 +1091,7 @@ impl<'a> Site<'a> {
         let with_errors: BTreeSet<&str> =
             d.errors.iter().filter(|e| e.severity == "error" && !e.entity_ref.is_empty()).map(|e| e.entity_ref.as_str()).collect();
         let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
-        for ((_, _), (missing, _)) in &d.details {
+        for (missing, _) in d.details.values().flat_map(|m| m.values()) {
             for f in missing.split(", ").filter(|f| !f.is_empty()) {
                 *unknown.entry(f.to_owned()).or_default() += 1;
             }
@@ -1081,36 +1125,48 @@ impl<'a> Site<'a> {
     fn indexes(&self) -> Vec<Page> {
         let d = self.data;
         let mut pages = Vec::new();
-        for (path, scope, kind, heading, section) in [
-            ("domains.html", "domain", "domain", "Domains", "domains"),
-            ("systems.html", "system", "system", "Systems", "systems"),
-            ("teams.html", "team", "group", "Teams", "teams"),
-        ] {
-            let base = self.base(path, heading.into(), section);
-            let root = base.root.clone();
-            let rows = d
-                .entities
-                .iter()
-                .filter(|e| e.kind.eq_ignore_ascii_case(kind))
-                .map(|e| {
-                    let row = self.scope_row(&root, scope, &e.entity_ref);
-                    IndexRow {
-                        link: row.link,
-                        cells: vec![row.entities.to_string(), row.mean_score, row.mean_coverage, row.trend],
-                        bar: row.bar,
-                    }
-                })
-                .collect();
-            pages.push(Page {
-                path: path.to_owned(),
-                template: "index.html",
-                context: Context::Index(Box::new(IndexPage {
-                    heading: heading.into(),
-                    columns: vec!["Components".into(), "Mean score".into(), "Coverage".into(), "Since last run".into()],
-                    rows,
-                    base,
-                })),
-            });
+        for (stem, kind, heading, section) in
+            [("domains", "domain", "Domains", "domains"), ("systems", "system", "Systems", "systems"), ("teams", "group", "Teams", "teams")]
+        {
+            let refs: Vec<&str> = d.entities.iter().filter(|e| e.kind.eq_ignore_ascii_case(kind)).map(|e| e.entity_ref.as_str()).collect();
+            let n_pages = refs.len().div_ceil(INDEX_ROWS).max(1);
+            let page_path = |k: usize| if k <= 1 { format!("{stem}.html") } else { format!("{stem}-{k}.html") };
+            for p in 1..=n_pages {
+                let path = page_path(p);
+                let title = if n_pages > 1 { format!("{heading} ({p} of {n_pages})") } else { heading.to_owned() };
+                let base = self.base(&path, title.clone(), section);
+                let root = base.root.clone();
+                let rows = refs
+                    .iter()
+                    .skip((p - 1) * INDEX_ROWS)
+                    .take(INDEX_ROWS)
+                    .map(|r| {
+                        let row = self.scope_row(&root, r);
+                        IndexRow {
+                            link: row.link,
+                            cells: vec![row.entities.to_string(), row.mean_score, row.mean_coverage, row.trend],
+                            bar: row.bar,
+                        }
+                    })
+                    .collect();
+                let pages_links = if n_pages > 1 {
+                    (1..=n_pages).map(|k| Link { text: k.to_string(), href: (k != p).then(|| format!("{root}{}", page_path(k))) }).collect()
+                } else {
+                    Vec::new()
+                };
+                pages.push(Page {
+                    path,
+                    template: "index.html",
+                    context: Context::Index(Box::new(IndexPage {
+                        heading: title,
+                        columns: vec!["Components".into(), "Mean score".into(), "Coverage".into(), "Since last run".into()],
+                        rows,
+                        pages: pages_links,
+                        rows_total: refs.len(),
+                        base,
+                    })),
+                });
+            }
         }
         let base = self.base("checks.html", "Checks".into(), "checks");
         let root = base.root.clone();
@@ -1131,7 +1187,9 @@ impl<'a> Site<'a> {
             context: Context::Index(Box::new(IndexPage {
                 heading: "Checks".into(),
                 columns: vec!["Level".into(), "Pass".into(), "Fail".into(), "Unknown".into(), "Exempt".into()],
+                rows_total: d.checks.len(),
                 rows,
+                pages: Vec::new(),
                 base,
             })),
         });

@@ -7,7 +7,10 @@ use std::fmt::Write as _;
 
 /// Escapes text for XML/HTML content and attribute values.
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -53,17 +56,21 @@ pub fn stacked_bar(segments: &[Segment], width: u32, height: u32) -> String {
     if total == 0 {
         let _ = write!(out, "<rect width=\"{width}\" height=\"{height}\" fill=\"#e2e8f0\"/>");
     }
-    let mut x = 0.0;
+    // integer pixels: each segment ends where the running share ends, so they add up
+    let mut done = 0i64;
+    let mut x = 0i64;
     for s in segments.iter().filter(|s| s.count > 0) {
-        let w = s.count as f64 / total as f64 * width as f64;
+        done += s.count;
+        let end = (done as f64 / total as f64 * width as f64).round() as i64;
         let _ = write!(
             out,
-            "<rect x=\"{x:.1}\" width=\"{w:.1}\" height=\"{height}\" fill=\"{}\"><title>{}: {}</title></rect>",
+            "<rect x=\"{x}\" width=\"{}\" height=\"{height}\" fill=\"{}\"><title>{}: {}</title></rect>",
+            end - x,
             s.color,
             esc(s.label),
             s.count
         );
-        x += w;
+        x = end;
     }
     out.push_str("</svg>");
     out
@@ -133,7 +140,18 @@ pub struct Node {
     pub label: String,
     /// relative page path (built by the site), if the node has a page
     pub href: Option<String>,
-    pub color: String,
+    /// css class of its level (`l0`.. or `ln`), coloured by the site's stylesheet
+    pub class: &'static str,
+}
+
+/// The css class of a level in diagrams (-1 = none).
+pub fn level_class(index: i64) -> &'static str {
+    const C: [&str; 6] = ["l0", "l1", "l2", "l3", "l4", "l5"];
+    if index < 0 {
+        "ln"
+    } else {
+        C[(index as usize).min(5)]
+    }
 }
 
 fn short(label: &str, max: usize) -> String {
@@ -145,14 +163,12 @@ fn short(label: &str, max: usize) -> String {
     }
 }
 
-fn node_svg(out: &mut String, n: &Node, x: f64, y: f64, w: f64, h: f64, note: &str) {
+fn node_svg(out: &mut String, n: &Node, x: i64, y: i64, w: i64, h: i64, note: &str) {
     let body = format!(
-        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"4\" fill=\"{}\" fill-opacity=\"0.18\" stroke=\"{}\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text><title>{}{}</title>",
-        n.color,
-        n.color,
-        x + w / 2.0,
-        y + h / 2.0 + 4.0,
+        "<rect class=\"{}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"4\"/><text x=\"{}\" y=\"{}\">{}</text><title>{}{}</title>",
+        n.class,
+        x + w / 2,
+        y + h / 2 + 4,
         esc(&short(&n.label, 24)),
         esc(&n.label),
         esc(note)
@@ -168,46 +184,41 @@ fn node_svg(out: &mut String, n: &Node, x: f64, y: f64, w: f64, h: f64, note: &s
 /// A component's neighbourhood: what points at it on the left, the component in the middle,
 /// what it points at on the right; edges labelled by relation.
 pub fn neighbourhood(center: &Node, inbound: &[(Node, String)], outbound: &[(Node, String)]) -> String {
-    let rows = inbound.len().max(outbound.len()).max(1);
-    let (nw, nh, gap) = (170.0, 26.0, 10.0);
-    let width = 3.0 * nw + 2.0 * 60.0;
-    let height = rows as f64 * (nh + gap) + gap;
+    let rows = inbound.len().max(outbound.len()).max(1) as i64;
+    let (nw, nh, gap, gx) = (170i64, 26i64, 10i64, 60i64);
+    let width = 3 * nw + 2 * gx;
+    let height = rows * (nh + gap) + gap;
     let mut out = format!(
-        "<svg class=\"graph\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"dependencies of {}\">",
+        "<svg class=\"graph\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"dependencies of {}\">",
         esc(&center.label)
     );
-    let cx = nw + 60.0;
-    let cy = height / 2.0 - nh / 2.0;
+    let cx = nw + gx;
+    let cy = height / 2 - nh / 2;
     let col_y = |i: usize, n: usize| {
-        let total = n as f64 * (nh + gap) - gap;
-        (height - total) / 2.0 + i as f64 * (nh + gap)
+        let total = n as i64 * (nh + gap) - gap;
+        (height - total) / 2 + i as i64 * (nh + gap)
     };
     for (i, (_, rel)) in inbound.iter().enumerate() {
-        let y = col_y(i, inbound.len()) + nh / 2.0;
-        let _ = write!(
-            out,
-            "<line x1=\"{nw:.1}\" y1=\"{y:.1}\" x2=\"{cx:.1}\" y2=\"{:.1}\" stroke=\"#a0aec0\"><title>{}</title></line>",
-            cy + nh / 2.0,
-            esc(rel)
-        );
+        let y = col_y(i, inbound.len()) + nh / 2;
+        let _ = write!(out, "<line x1=\"{nw}\" y1=\"{y}\" x2=\"{cx}\" y2=\"{}\"><title>{}</title></line>", cy + nh / 2, esc(rel));
     }
     for (i, (_, rel)) in outbound.iter().enumerate() {
-        let y = col_y(i, outbound.len()) + nh / 2.0;
+        let y = col_y(i, outbound.len()) + nh / 2;
         let _ = write!(
             out,
-            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#a0aec0\"><title>{}</title></line>",
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{y}\"><title>{}</title></line>",
             cx + nw,
-            cy + nh / 2.0,
-            cx + nw + 60.0,
+            cy + nh / 2,
+            cx + nw + gx,
             esc(rel)
         );
     }
     for (i, (n, rel)) in inbound.iter().enumerate() {
-        node_svg(&mut out, n, 0.0, col_y(i, inbound.len()), nw, nh, &format!(" ({rel})"));
+        node_svg(&mut out, n, 0, col_y(i, inbound.len()), nw, nh, &format!(" ({rel})"));
     }
     node_svg(&mut out, center, cx, cy, nw, nh, "");
     for (i, (n, rel)) in outbound.iter().enumerate() {
-        node_svg(&mut out, n, cx + nw + 60.0, col_y(i, outbound.len()), nw, nh, &format!(" ({rel})"));
+        node_svg(&mut out, n, cx + nw + gx, col_y(i, outbound.len()), nw, nh, &format!(" ({rel})"));
     }
     out.push_str("</svg>");
     out
@@ -238,13 +249,13 @@ pub fn layered(nodes: &[Node], edges: &[(usize, usize)]) -> String {
         pos[i] = (layer[i], per_layer[layer[i]]);
         per_layer[layer[i]] += 1;
     }
-    let rows = per_layer.iter().copied().max().unwrap_or(1).max(1);
-    let (nw, nh, gx, gy) = (160.0, 26.0, 50.0, 10.0);
-    let width = layers as f64 * (nw + gx) - gx + 2.0;
-    let height = rows as f64 * (nh + gy) - gy + 2.0;
-    let xy = |i: usize| (1.0 + pos[i].0 as f64 * (nw + gx), 1.0 + pos[i].1 as f64 * (nh + gy));
+    let rows = per_layer.iter().copied().max().unwrap_or(1).max(1) as i64;
+    let (nw, nh, gx, gy) = (160i64, 26i64, 50i64, 10i64);
+    let width = layers as i64 * (nw + gx) - gx + 2;
+    let height = rows * (nh + gy) - gy + 2;
+    let xy = |i: usize| (1 + pos[i].0 as i64 * (nw + gx), 1 + pos[i].1 as i64 * (nh + gy));
     let mut out = format!(
-        "<svg class=\"graph\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" aria-label=\"{n} components and their dependencies\">"
+        "<svg class=\"graph\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{n} components and their dependencies\">"
     );
     for &(a, b) in edges {
         if a == b {
@@ -252,14 +263,7 @@ pub fn layered(nodes: &[Node], edges: &[(usize, usize)]) -> String {
         }
         let (ax, ay) = xy(a);
         let (bx, by) = xy(b);
-        let _ = write!(
-            out,
-            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#a0aec0\"/>",
-            ax + nw,
-            ay + nh / 2.0,
-            bx,
-            by + nh / 2.0
-        );
+        let _ = write!(out, "<line x1=\"{}\" y1=\"{}\" x2=\"{bx}\" y2=\"{}\"/>", ax + nw, ay + nh / 2, by + nh / 2);
     }
     for (i, node) in nodes.iter().enumerate() {
         let (x, y) = xy(i);
@@ -275,7 +279,7 @@ mod tests {
 
     #[test]
     fn text_in_svg_is_escaped() {
-        let n = Node { label: "<script>alert(1)</script>".into(), href: Some("a\"onmouseover=\"x.html".into()), color: "#000".into() };
+        let n = Node { label: "<script>alert(1)</script>".into(), href: Some("a\"onmouseover=\"x.html".into()), class: "l0" };
         let s = neighbourhood(&n, &[(n.clone(), "dependsOn".into())], &[]);
         assert!(!s.contains("<script>"), "{s}");
         assert!(!s.contains("\"onmouseover"), "{s}");
@@ -285,12 +289,12 @@ mod tests {
 
     #[test]
     fn layering_puts_dependencies_right_and_survives_cycles() {
-        let nodes: Vec<Node> = (0..3).map(|i| Node { label: format!("n{i}"), href: None, color: "#000".into() }).collect();
+        let nodes: Vec<Node> = (0..3).map(|i| Node { label: format!("n{i}"), href: None, class: "l0" }).collect();
         let s = layered(&nodes, &[(0, 1), (1, 2), (2, 0)]);
         assert!(s.contains("n0") && s.contains("n2"));
         let s = layered(&nodes, &[(0, 1), (1, 2)]);
         // three layers: width grows with them
-        assert!(s.contains("viewBox=\"0 0 582"), "{s}");
+        assert!(s.contains("viewBox=\"0 0 582 "), "{s}");
     }
 
     #[test]
