@@ -16,9 +16,11 @@ if [ -z "${ECHO_HEALTH_SHARED:-}" ] && [ -d ../shared/fixtures ]; then
 fi
 
 # System packages: a C/C++ compiler for the bundled DuckDB; Debian's chromium for the
-# browser check of the rendered site (tests/site.rs); node/npm for its driver.
+# browser check of the rendered site (tests/site.rs); node/npm for its driver; prometheus
+# for promtool (the OpenMetrics export is checked with it).
 need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
@@ -36,7 +38,8 @@ fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# With everything installed, a missing browser is a failure, not a skip.
+# With everything installed, a missing browser or promtool is a failure, not a skip.
 export ECHO_HEALTH_REQUIRE_BROWSER=1
+export ECHO_HEALTH_REQUIRE_PROMTOOL=1
 
 cargo test --locked "$@"

@@ -536,11 +536,17 @@ fn cmd_report(path: &Path, run: Option<String>, grading: Option<String>, format:
         None => store.conn().query_row(sql::RUN_GRADING, duckdb::params![run_id], |r| r.get(0)).ok(),
     };
     let dir = p.output.join("site");
+    let exports = echo_health::export::run::export_run(store.conn(), &run_id, grading.as_deref(), &p.output, &p.exports)?;
     let stats = echo_health::report::render_run(store.conn(), &run_id, grading.as_deref(), &dir)?;
     match format {
-        Format::Json => println!("{}", serde_json::to_string(&stats)?),
+        Format::Json => {
+            let mut v = serde_json::to_value(&stats)?;
+            v["exports"] = json!(exports.iter().map(|e| abs_path(e)).collect::<Vec<_>>());
+            println!("{v}")
+        }
         Format::Text => println!(
-            "rendered run {run_id} into {}: {} pages ({} written, {} unchanged), largest {} ({} bytes)",
+            "exported {} files; rendered run {run_id} into {}: {} pages ({} written, {} unchanged), largest {} ({} bytes)",
+            exports.len(),
             abs_path(&stats.dir),
             stats.pages,
             stats.written,

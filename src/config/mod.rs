@@ -21,6 +21,9 @@ pub mod defaults {
     pub const MAX_REJECTED_DESCRIPTORS: u64 = 0;
     pub const MAX_REFERENCE_ERRORS: u64 = 0;
     pub const MAX_FACT_ERRORS: u64 = 0;
+    /// Group annotations the Alertmanager export reads (a team's alert e-mail and Slack channel).
+    pub const ALERT_EMAIL_ANNOTATION: &str = "echo-health.io/alerts-email";
+    pub const ALERT_SLACK_ANNOTATION: &str = "echo-health.io/alerts-slack-channel";
 }
 
 /// A problem in a configuration file, with its location.
@@ -72,6 +75,7 @@ pub struct Pipeline {
     pub catalog: Vec<CatalogSource>,
     pub facts: Vec<FactSource>,
     pub tolerances: Tolerances,
+    pub exports: Exports,
     /// How entities are graded; `None`: the pipeline does not grade.
     pub grading: Option<Grading>,
 }
@@ -131,6 +135,24 @@ pub enum FactSource {
 }
 
 /// How many problems of each class a run tolerates before it counts as failed (exit 2).
+/// What the exports derive for neighbouring tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exports {
+    /// Group annotation holding the e-mail address a team's alerts go to.
+    pub alert_email_annotation: String,
+    /// Group annotation holding the Slack channel a team's alerts go to.
+    pub alert_slack_annotation: String,
+}
+
+impl Default for Exports {
+    fn default() -> Self {
+        Exports {
+            alert_email_annotation: defaults::ALERT_EMAIL_ANNOTATION.into(),
+            alert_slack_annotation: defaults::ALERT_SLACK_ANNOTATION.into(),
+        }
+    }
+}
+
 /// Problems within tolerance still make the run `partial` and are all recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tolerances {
@@ -300,6 +322,18 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
             o.finish(&["max_rejected_descriptors", "max_reference_errors", "max_fact_errors"], &mut errs);
         }
     }
+    let mut exports = Exports::default();
+    if let Some(n) = root.get("exports") {
+        if let Some(mut o) = Obj::new(shown, "exports".into(), n, &mut errs) {
+            if let Some(v) = o.string("alert_email_annotation", &mut errs) {
+                exports.alert_email_annotation = v;
+            }
+            if let Some(v) = o.string("alert_slack_annotation", &mut errs) {
+                exports.alert_slack_annotation = v;
+            }
+            o.finish(&["alert_email_annotation", "alert_slack_annotation"], &mut errs);
+        }
+    }
     let mut grading = None;
     if let Some(n) = root.get("grading") {
         if let Some(mut o) = Obj::new(shown, "grading".into(), n, &mut errs) {
@@ -351,7 +385,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
     if catalog.is_empty() && errs.list.is_empty() {
         errs.push(node.line, "catalog must list at least one catalog source".into());
     }
-    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "grading"], &mut errs);
+    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "grading"], &mut errs);
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
         return Err(ConfigErrors(errs.list));
@@ -365,7 +399,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         Some(o) => normalize(&dir.join(o)),
         None => state.join(format!("{name}-out")),
     };
-    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, grading })
+    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, exports, grading })
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! in Backstage's JSON shape with relations, sorted by ref. Every file is written to a
 //! temporary file beside its target and renamed into place, so a reader never sees half.
 
+pub mod run;
+
 use std::io::Write;
 use std::path::Path;
 

@@ -283,6 +283,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     })
     .await
     .context("loading panicked")?;
+    let loaded = load.is_ok();
     if let Err(e) = load {
         let msg = format!("loading the run into {} failed (nothing of it was kept): {e:#}", p.database.display());
         store.fail_run(&run_id, &msg, Utc::now())?;
@@ -321,7 +322,21 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     }
 
     let mut exports = Vec::new();
-    if status != RunStatus::Failed || !catalog.entities.is_empty() {
+    if loaded {
+        // from the database, as `echo-health report` writes them: catalog.json with grades,
+        // tables, OpenMetrics, Alertmanager
+        let grading_id = graded.as_ref().map(|g| g.grading_id.clone());
+        match crate::export::run::export_run(store.conn(), &run_id, grading_id.as_deref(), &p.output, &p.exports) {
+            Ok(paths) => exports.extend(paths),
+            Err(e) => {
+                let msg = format!("writing the exports to {} failed: {e:#}", p.output.display());
+                store.fail_run(&run_id, &msg, Utc::now())?;
+                failures.push(msg);
+                status = RunStatus::Failed;
+            }
+        }
+    } else if !catalog.entities.is_empty() {
+        // the run could not be stored: the catalog as read is still exported
         match crate::export::write_catalog(&catalog, &p.output) {
             Ok(path) => exports.push(path),
             Err(e) => {

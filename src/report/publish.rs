@@ -23,7 +23,7 @@ fn clean_leftovers(parent: &Path, name: &str) {
 }
 
 /// Swaps directory `new` in at `target` (which may not exist yet).
-fn swap_in(new: &Path, target: &Path, old: &Path) -> Result<()> {
+pub(crate) fn swap_in(new: &Path, target: &Path, old: &Path) -> Result<()> {
     if !target.exists() {
         std::fs::rename(new, target).with_context(|| format!("moving {} to {}", new.display(), target.display()))?;
         return Ok(());

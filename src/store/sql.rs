@@ -77,6 +77,18 @@ pub const REPORT_REJECTED: &str = include_str!("../../sql/report/rejected.sql");
 pub const REPORT_EXEMPTIONS: &str = include_str!("../../sql/report/exemptions.sql");
 pub const REPORT_SOURCES: &str = include_str!("../../sql/report/sources.sql");
 
+// Exports (`sql/export/`): catalog.json, tables, OpenMetrics, Alertmanager.
+pub const EXPORT_CATALOG: &str = include_str!("../../sql/export/catalog.sql");
+pub const EXPORT_RELATIONS: &str = include_str!("../../sql/export/relations.sql");
+pub const EXPORT_ENTITIES: &str = include_str!("../../sql/export/entities.sql");
+pub const EXPORT_FACTS: &str = include_str!("../../sql/export/facts.sql");
+pub const EXPORT_CHECK_RESULTS: &str = include_str!("../../sql/export/check_results.sql");
+pub const EXPORT_GRADES: &str = include_str!("../../sql/export/grades.sql");
+pub const EXPORT_ROLLUPS: &str = include_str!("../../sql/export/rollups.sql");
+pub const EXPORT_METRIC_GRADES: &str = include_str!("../../sql/export/metric_grades.sql");
+pub const EXPORT_METRIC_ROLLUPS: &str = include_str!("../../sql/export/metric_rollups.sql");
+pub const EXPORT_GROUPS: &str = include_str!("../../sql/export/groups.sql");
+
 /// The report queries by name (`sql/report/<name>.sql`), for report definitions.
 pub const REPORT_QUERIES: &[(&str, &str)] = &[
     ("run", REPORT_RUN),
@@ -149,6 +161,11 @@ mod tests {
             ("recheck_bulk", RECHECK_BULK),
             ("gate_min_level", GATE_MIN_LEVEL),
             ("stage_weights", STAGE_WEIGHTS),
+            ("export_entities", EXPORT_ENTITIES),
+            ("export_facts", EXPORT_FACTS),
+            ("export_check_results", EXPORT_CHECK_RESULTS),
+            ("export_grades", EXPORT_GRADES),
+            ("export_rollups", EXPORT_ROLLUPS),
         ] {
             for line in text.lines().filter(|l| l.trim_start().starts_with("--")) {
                 assert!(!line.contains('{'), "{name}: comment holds a hole: {line}");
