@@ -199,10 +199,10 @@ pub fn bench_site(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::
     let _ = std::fs::remove_dir_all(&target);
     let u3 = usage();
     let t1 = Instant::now();
-    let first = crate::report::render_run(conn, &outcome.run_id, grading.as_deref(), &target).context("first render")?;
+    let first = crate::report::render_run(conn, &outcome.run_id, grading.as_deref(), &target, &[]).context("first render")?;
     let publish_wall = t1.elapsed().as_secs_f64();
     let u4 = usage();
-    let second = crate::report::render_run(conn, &outcome.run_id, grading.as_deref(), &target).context("second render")?;
+    let second = crate::report::render_run(conn, &outcome.run_id, grading.as_deref(), &target, &[]).context("second render")?;
     let u5 = usage();
     Ok(SiteBench {
         components: opts.components,

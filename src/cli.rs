@@ -302,6 +302,17 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // the pipeline's own reports are checked before anything runs, like its check packs
+    if let Err(e) = echo_health::report::custom::check(&p.reports, &p.dir) {
+        eprint!("{e}");
+        if format == Format::Json {
+            println!(
+                "{}",
+                json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
+            );
+        }
+        return Ok(ExitCode::from(2));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = rt.block_on(pipeline::run(&p, grading))?;
     let abs = |p: &Path| -> String { abs_path(p) };
@@ -535,9 +546,16 @@ fn cmd_report(path: &Path, run: Option<String>, grading: Option<String>, format:
         }
         None => store.conn().query_row(sql::RUN_GRADING, duckdb::params![run_id], |r| r.get(0)).ok(),
     };
+    let custom = match echo_health::report::custom::check(&p.reports, &p.dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let dir = p.output.join("site");
     let exports = echo_health::export::run::export_run(store.conn(), &run_id, grading.as_deref(), &p.output, &p.exports)?;
-    let stats = echo_health::report::render_run(store.conn(), &run_id, grading.as_deref(), &dir)?;
+    let stats = echo_health::report::render_run(store.conn(), &run_id, grading.as_deref(), &dir, &custom)?;
     match format {
         Format::Json => {
             let mut v = serde_json::to_value(&stats)?;

@@ -12,6 +12,7 @@ fn every_yaml_under_pipelines_parses() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines");
     let mut pipelines = 0;
     let mut packs = Vec::new();
+    let mut report_defs = Vec::new();
     let mut broken = Vec::new();
     let mut docs = 0;
     for e in walkdir::WalkDir::new(&root).sort_by_file_name() {
@@ -30,6 +31,10 @@ fn every_yaml_under_pipelines_parses() {
         }
         if name.contains("/openapi/") {
             continue; // API specs read through $text placeholders
+        }
+        if first.as_ref().map(|v| v.get("kind").and_then(|k| k.as_str()) == Some("table") && v.get("query").is_some()).unwrap_or(false) {
+            report_defs.push(p.to_path_buf());
+            continue; // a pipeline's own report definitions: validated below
         }
         if first.as_ref().map(|v| v.get("checks").is_some() || v.get("exemptions").is_some()).unwrap_or(false) {
             packs.push(p.to_path_buf());
@@ -53,6 +58,11 @@ fn every_yaml_under_pipelines_parses() {
     let all = echo_health::grade::setup_with_packs(&demo, &pack_files).unwrap_or_else(|e| panic!("{e}"));
     assert!(all.pack.checks.len() >= 30);
     assert!(docs > 170);
+    // the demo's report definitions load and their queries prepare against the schema
+    assert_eq!(report_defs.len(), 1, "{report_defs:?}");
+    let reports = echo_health::report::custom::check(&report_defs, &root).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reports[0].page, "reports/production.html");
+    assert_eq!(demo.reports, report_defs);
     broken.sort();
     assert_eq!(broken, vec!["billing-jobs.yaml#1", "warehouse-workers.yaml#1"], "only the deliberately broken descriptors");
 }

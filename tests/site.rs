@@ -323,3 +323,56 @@ fn golden_view_models_and_pages_of_the_demo_company() {
     assert_eq!(seen, chosen.len(), "every chosen page exists in the demo site");
     assert!(mismatches.is_empty(), "differ from the goldens (ECHO_HEALTH_BLESS=1 to accept after review): {mismatches:#?}");
 }
+
+#[test]
+fn a_pipeline_adds_a_report_without_recompiling_and_bad_definitions_are_reported_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = demo_pipeline(tmp.path());
+    // the demo's own report: a page from its SQL query, linked from the overview
+    let (code, _, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let site = tmp.path().join("out/site");
+    let page = std::fs::read_to_string(site.join("reports/production.html")).unwrap();
+    assert!(page.contains("<th>component</th>") && page.contains("production.yaml:"), "{page}");
+    let rows = page.matches("<tr><td>").count();
+    assert!(rows > 10, "{rows} rows");
+    assert!(std::fs::read_to_string(site.join("index.html")).unwrap().contains("href=\"reports/production.html\""));
+
+    // a definition with its own template
+    let extra = tmp.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("count.sql"), "select count(*) as components from entities where run_id = $1 and kind = 'Component'")
+        .unwrap();
+    std::fs::write(
+        extra.join("count.html"),
+        "{% extends \"base.html\" %}{% block main %}<h1>{{ heading }}</h1><p id=\"n\">{{ rows[0][0] }} components</p>{% endblock %}",
+    )
+    .unwrap();
+    std::fs::write(
+        extra.join("count.yaml"),
+        "kind: table\ntitle: How many\npage: extra/count.html\nquery: count.sql\ntemplate: count.html\n",
+    )
+    .unwrap();
+    let text =
+        std::fs::read_to_string(&p).unwrap().replace("\nreports:\n", &format!("\nreports:\n  - {}\n", extra.join("count.yaml").display()));
+    assert!(text.contains("count.yaml"));
+    std::fs::write(&p, &text).unwrap();
+    let (code, _, stderr) = run_json(&["report", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = std::fs::read_to_string(site.join("extra/count.html")).unwrap();
+    assert!(page.contains("<p id=\"n\">") && page.contains(" components</p>"), "{page}");
+
+    // bad definitions: every problem, with file and line, and nothing runs
+    std::fs::write(extra.join("bad.sql"), "select nosuchcolumn from entities").unwrap();
+    std::fs::write(extra.join("bad.yaml"), "kind: chart\ntitle: Bad\npage: ../escape.html\nquery: bad.sql\ncolour: red\n").unwrap();
+    std::fs::write(&p, text.replace("\nreports:\n", &format!("\nreports:\n  - {}\n", extra.join("bad.yaml").display()))).unwrap();
+    let (code, _, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    for want in ["bad.yaml:1", "chart", "bad.yaml:3", "../escape.html", "colour"] {
+        assert!(stderr.contains(want), "{want} in {stderr}");
+    }
+    std::fs::write(extra.join("bad.yaml"), "kind: table\ntitle: Bad\npage: extra/bad.html\nquery: bad.sql\n").unwrap();
+    let (code, _, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("bad.sql") && stderr.contains("nosuchcolumn"), "{stderr}");
+}

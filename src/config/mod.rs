@@ -76,6 +76,9 @@ pub struct Pipeline {
     pub facts: Vec<FactSource>,
     pub tolerances: Tolerances,
     pub exports: Exports,
+    /// Extra report definitions (`kind: table`): a page per definition, from its own SQL query
+    /// (and template), added without recompiling.
+    pub reports: Vec<PathBuf>,
     /// How entities are graded; `None`: the pipeline does not grade.
     pub grading: Option<Grading>,
 }
@@ -322,6 +325,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
             o.finish(&["max_rejected_descriptors", "max_reference_errors", "max_fact_errors"], &mut errs);
         }
     }
+    let reports: Vec<PathBuf> = root.strings("reports", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
     let mut exports = Exports::default();
     if let Some(n) = root.get("exports") {
         if let Some(mut o) = Obj::new(shown, "exports".into(), n, &mut errs) {
@@ -385,7 +389,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
     if catalog.is_empty() && errs.list.is_empty() {
         errs.push(node.line, "catalog must list at least one catalog source".into());
     }
-    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "grading"], &mut errs);
+    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "reports", "grading"], &mut errs);
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
         return Err(ConfigErrors(errs.list));
@@ -399,7 +403,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         Some(o) => normalize(&dir.join(o)),
         None => state.join(format!("{name}-out")),
     };
-    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, exports, grading })
+    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, exports, reports, grading })
 }
 
 #[cfg(test)]

@@ -351,7 +351,10 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     let mut site = None;
     if status != RunStatus::Failed {
         let grading_id = graded.as_ref().map(|g| g.grading_id.clone());
-        match crate::report::render_run(store.conn(), &run_id, grading_id.as_deref(), &p.output.join("site")) {
+        let rendered = crate::report::custom::load(&p.reports, &p.dir)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|custom| crate::report::render_run(store.conn(), &run_id, grading_id.as_deref(), &p.output.join("site"), &custom));
+        match rendered {
             Ok(s) => {
                 exports.push(s.dir.clone());
                 site = Some(s);

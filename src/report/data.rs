@@ -40,6 +40,16 @@ pub struct CheckDef {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct GateVerdict {
+    pub name: String,
+    pub passed: bool,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub violations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct Link {
     #[serde(default)]
     pub url: String,
@@ -169,6 +179,8 @@ pub struct RunData {
     pub ladder: Vec<String>,
     /// in grades.outcomes order
     pub checks: Vec<CheckDef>,
+    /// the gates the grading evaluated, with their verdicts
+    pub gates: Vec<GateVerdict>,
     pub entities: Vec<Entity>,
     pub index: HashMap<String, usize>,
     /// entity → [(relation type, other entity)], sorted
@@ -235,10 +247,13 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
     let mut ladder = Vec::new();
     let mut checks = Vec::new();
     let mut grading_as_of = run.as_of.clone();
+    let mut gates = Vec::new();
     if let Some(g) = grading_id {
-        let (as_of, ladder_json, checks_json): (String, String, String) =
-            conn.query_row(sql::REPORT_GRADING, params![g], |r| Ok((r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        let (as_of, ladder_json, checks_json, gates_json): (String, String, String, String) = conn
+            .query_row(sql::REPORT_GRADING, params![g], |r| Ok((r.get(2)?, r.get(3)?, r.get(4)?, r.get(8)?)))
+            .with_context(|| format!("grading {g} is not in the database"))?;
         grading_as_of = as_of;
+        gates = json_list(&gates_json);
         ladder = json_list(&ladder_json);
         let defs: Vec<CheckDef> = serde_json::from_str(&checks_json).context("the grading's checks")?;
         // grades.outcomes follows grading_checks order
@@ -446,6 +461,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         grading_as_of,
         ladder,
         checks,
+        gates,
         entities,
         index,
         relations,

@@ -5,6 +5,7 @@
 //! Report definitions in `reports/` bind each page kind to its template and the `sql/`
 //! queries that feed it; they are checked against what is built in when the site renders.
 
+pub mod custom;
 pub mod data;
 pub mod publish;
 pub mod site;
@@ -27,6 +28,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("check.html", include_str!("../../templates/check.html")),
     ("quality.html", include_str!("../../templates/quality.html")),
     ("index.html", include_str!("../../templates/index.html")),
+    ("table.html", include_str!("../../templates/table.html")),
 ];
 
 pub const ASSETS: &[(&str, &str)] = &[
@@ -41,6 +43,7 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("check.yaml", include_str!("../../reports/check.yaml")),
     ("quality.yaml", include_str!("../../reports/quality.yaml")),
     ("index.yaml", include_str!("../../reports/index.yaml")),
+    ("table.yaml", include_str!("../../reports/table.yaml")),
 ];
 
 /// A report definition (`reports/*.yaml`).
@@ -140,13 +143,48 @@ pub struct SiteStats {
 
 /// Renders every page of a loaded run into memory: (path, bytes).
 pub fn render_pages(env: &Environment, data: &data::RunData) -> Result<Vec<(String, Vec<u8>)>> {
-    let s = site::Site::new(data);
+    render_all(env, data, None, &[])
+}
+
+fn render_all(
+    env: &Environment,
+    data: &data::RunData,
+    conn: Option<&duckdb::Connection>,
+    custom: &[custom::CustomReport],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut s = site::Site::new(data);
+    s.custom = custom.iter().map(|r| (r.title.clone(), r.page.clone())).collect();
     let pages = s.pages();
-    let mut out = Vec::with_capacity(pages.len() + ASSETS.len());
+    let mut out = Vec::with_capacity(pages.len() + ASSETS.len() + custom.len());
     for p in pages {
         let t = env.get_template(p.template)?;
         let html = t.render(&p.context).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
         out.push((p.path, html.into_bytes()));
+    }
+    if let Some(conn) = conn {
+        let mut env = env.clone();
+        for r in custom {
+            let (columns, rows, rows_total) = custom::run_query(conn, r, &data.run.run_id, &data.grading_id)?;
+            let base = s.base_for(&r.page, r.title.clone(), "overview");
+            let ctx = custom::TablePage {
+                base,
+                heading: r.title.clone(),
+                description: r.description.clone(),
+                columns,
+                rows,
+                rows_total,
+                defined_in: format!("{}:{}", r.shown, r.line),
+            };
+            let name = match &r.template {
+                Some((name, src)) => {
+                    env.add_template_owned(name.clone(), src.clone()).with_context(|| format!("{}: template", r.file))?;
+                    name.clone()
+                }
+                None => "table.html".to_owned(),
+            };
+            let html = env.get_template(&name)?.render(&ctx).with_context(|| format!("rendering {} ({})", r.page, r.file))?;
+            out.push((r.page.clone(), html.into_bytes()));
+        }
     }
     for (path, text) in ASSETS {
         out.push(((*path).to_owned(), text.as_bytes().to_vec()));
@@ -155,11 +193,17 @@ pub fn render_pages(env: &Environment, data: &data::RunData) -> Result<Vec<(Stri
 }
 
 /// Renders run `run_id` (its grading `grading_id`, if any) from the database into
-/// `site_dir`, atomically.
-pub fn render_run(conn: &duckdb::Connection, run_id: &str, grading_id: Option<&str>, site_dir: &Path) -> Result<SiteStats> {
+/// `site_dir`, atomically, with the pipeline's custom reports.
+pub fn render_run(
+    conn: &duckdb::Connection,
+    run_id: &str,
+    grading_id: Option<&str>,
+    site_dir: &Path,
+    custom: &[custom::CustomReport],
+) -> Result<SiteStats> {
     definitions()?;
     let env = environment()?;
     let data = data::load(conn, run_id, grading_id)?;
-    let pages = render_pages(&env, &data)?;
+    let pages = render_all(&env, &data, Some(conn), custom)?;
     publish::publish(site_dir, &pages)
 }

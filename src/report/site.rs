@@ -110,6 +110,8 @@ pub struct Overview {
     pub warnings: i64,
     pub rejected: usize,
     pub gates: Vec<GateRow>,
+    /// the pipeline's own reports
+    pub reports: Vec<Link>,
 }
 
 #[derive(Serialize)]
@@ -370,6 +372,8 @@ pub struct Site<'a> {
     check_level_index: Vec<i64>,
     /// fact name → shared value
     fact_names: HashMap<String, minijinja::Value>,
+    /// the pipeline's custom reports: (title, page), listed on the overview
+    pub custom: Vec<(String, String)>,
 }
 
 impl<'a> Site<'a> {
@@ -488,7 +492,13 @@ impl<'a> Site<'a> {
             check_fix,
             check_level_index,
             fact_names,
+            custom: Vec::new(),
         }
+    }
+
+    /// The common part of a page at `path` (for pages built outside this module).
+    pub fn base_for(&self, path: &str, title: String, section: &'static str) -> Base {
+        self.base(path, title, section)
     }
 
     fn base(&self, path: &str, title: String, section: &'static str) -> Base {
@@ -703,7 +713,15 @@ impl<'a> Site<'a> {
             s(a).total_cmp(&s(b)).then(a.entity_ref.cmp(&b.entity_ref))
         });
         let worst_domains = worst.iter().take(5).map(|e| self.scope_row(&root, &e.entity_ref)).collect();
-        let gates = Vec::new();
+        let gates = d
+            .gates
+            .iter()
+            .map(|g| GateRow {
+                name: g.name.clone(),
+                passed: g.passed,
+                detail: if g.violations.is_empty() { g.detail.clone() } else { format!("{}: {}", g.detail, g.violations.join(", ")) },
+            })
+            .collect();
         Page {
             path,
             template: "overview.html",
@@ -722,6 +740,7 @@ impl<'a> Site<'a> {
                 warnings: d.run.warnings,
                 rejected: d.rejected.len(),
                 gates,
+                reports: self.custom.iter().map(|(t, p)| Link { text: t.clone(), href: Some(format!("{root}{p}")) }).collect(),
                 base,
             })),
         }
