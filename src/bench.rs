@@ -155,11 +155,15 @@ pub struct SiteBench {
     pub bytes: u64,
     /// CPU seconds of reading the run from the database
     pub load_cpu_s: f64,
-    /// CPU seconds of reading, building every view model and rendering every page (in memory)
+    /// CPU seconds of reading, building every view model and rendering every page (in memory);
+    /// of which system time
     pub render_cpu_s: f64,
+    pub render_sys_s: f64,
     pub render_wall_s: f64,
-    /// CPU and wall seconds of a whole render into a new folder (written)
+    /// CPU and wall seconds of a whole render into a new folder (written); of which system
+    /// time (the kernel creating files)
     pub publish_cpu_s: f64,
+    pub publish_sys_s: f64,
     pub publish_wall_s: f64,
     pub written: usize,
     /// the same run rendered again: pages rewritten (should be 0) and its CPU seconds
@@ -210,8 +214,10 @@ pub fn bench_site(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::
         bytes,
         load_cpu_s: cpu(u0, u1),
         render_cpu_s: cpu(u0, u2),
+        render_sys_s: u2.sys_s - u0.sys_s,
         render_wall_s: render_wall,
         publish_cpu_s: cpu(u3, u4),
+        publish_sys_s: u4.sys_s - u3.sys_s,
         publish_wall_s: publish_wall,
         written: first.written,
         second_written: second.written,

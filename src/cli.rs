@@ -199,14 +199,16 @@ pub fn run() -> Result<ExitCode> {
             let r = r?;
             println!("{}", serde_json::to_string(&r)?);
             println!(
-                "{} pages ({:.1} MB) of {} components: load {:.3} s CPU; load + view models + render {:.3} s CPU ({:.3} s wall); into a new folder {:.3} s CPU ({:.3} s wall, {} written); again: {} rewritten, {:.3} s CPU; largest page {} ({} bytes), largest component page {} bytes, CSS {} bytes",
+                "{} pages ({:.1} MB) of {} components: load {:.3} s CPU; load + view models + render {:.3} s CPU ({:.3} s system, {:.3} s wall); into a new folder {:.3} s CPU ({:.3} s system, {:.3} s wall, {} written); again: {} rewritten, {:.3} s CPU; largest page {} ({} bytes), largest component page {} bytes, CSS {} bytes",
                 r.pages,
                 r.bytes as f64 / 1e6,
                 r.components,
                 r.load_cpu_s,
                 r.render_cpu_s,
+                r.render_sys_s,
                 r.render_wall_s,
                 r.publish_cpu_s,
+                r.publish_sys_s,
                 r.publish_wall_s,
                 r.written,
                 r.second_written,

@@ -1,7 +1,9 @@
 //! Everything the site shows about one run, read from the database alone (`sql/report/`):
 //! reports never recompute grades, they read the stored grading and its history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use super::fx::HashMap;
 
 use anyhow::{Context, Result};
 use duckdb::{params, Connection};
@@ -293,7 +295,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
     }
     let index = entities.iter().enumerate().map(|(i, e)| (e.entity_ref.clone(), i)).collect();
 
-    let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::default();
     {
         let mut st = conn.prepare(sql::REPORT_RELATIONS)?;
         let mut q = st.query(params![run_id])?;
@@ -302,9 +304,9 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
-    let mut grades = HashMap::new();
-    let mut details: HashMap<String, HashMap<String, (String, Option<String>)>> = HashMap::new();
-    let mut rollups = HashMap::new();
+    let mut grades = HashMap::default();
+    let mut details: HashMap<String, HashMap<String, (String, Option<String>)>> = HashMap::default();
+    let mut rollups = HashMap::default();
     let mut exemptions = Vec::new();
     if let Some(g) = grading_id {
         let mut st = conn.prepare(sql::REPORT_GRADES)?;
@@ -366,9 +368,9 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
-    let mut facts: HashMap<String, BTreeMap<String, Fact>> = HashMap::new();
+    let mut facts: HashMap<String, BTreeMap<String, Fact>> = HashMap::default();
     {
-        let mut interned: HashMap<String, minijinja::Value> = HashMap::new();
+        let mut interned: HashMap<String, minijinja::Value> = HashMap::default();
         let mut intern = |s: String| interned.entry(s).or_insert_with_key(|k| minijinja::Value::from(k.as_str())).clone();
         let mut st = conn.prepare(sql::REPORT_FACTS)?;
         let mut q = st.query(params![run_id, grading_as_of])?;
@@ -404,7 +406,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
             });
         }
     }
-    let mut rollup_history: HashMap<String, HashMap<String, Option<f64>>> = HashMap::new();
+    let mut rollup_history: HashMap<String, HashMap<String, Option<f64>>> = HashMap::default();
     if !history.is_empty() {
         let ids: Vec<duckdb::types::Value> = history.iter().map(|h| duckdb::types::Value::Text(h.grading_id.clone())).collect();
         let mut st = conn.prepare(sql::REPORT_ROLLUP_HISTORY)?;

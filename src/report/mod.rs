@@ -7,6 +7,7 @@
 
 pub mod custom;
 pub mod data;
+pub mod fx;
 pub mod publish;
 pub mod site;
 pub mod svg;
@@ -92,39 +93,14 @@ pub fn environment() -> Result<Environment<'static>> {
             return minijinja::escape_formatter(out, state, value);
         }
         match value.as_str() {
-            Some(s) => out.write_str(&svg::esc(s)).map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "writing a page")),
+            Some(s) => svg::esc_to(out, s).map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "writing a page")),
             None => minijinja::escape_formatter(out, state, value),
         }
     });
-    env.add_filter("link", link_filter);
-    env.add_filter("badge", badge_filter);
     for (name, text) in TEMPLATES {
         env.add_template(name, text).with_context(|| format!("templates/{name}"))?;
     }
     Ok(env)
-}
-
-fn attr_str(v: &minijinja::Value, name: &str) -> Option<String> {
-    v.get_attr(name)
-        .ok()
-        .filter(|x| !x.is_none() && !x.is_undefined())
-        .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()))
-}
-
-/// `{{ l|link }}`: a [`site::Link`] as `<a href>` (escaped), or its text when it has no href.
-fn link_filter(v: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
-    let text = attr_str(&v, "text").ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "link without text"))?;
-    Ok(minijinja::Value::from_safe_string(match attr_str(&v, "href") {
-        Some(href) => format!("<a href=\"{}\">{}</a>", svg::esc(&href), svg::esc(&text)),
-        None => svg::esc(&text),
-    }))
-}
-
-/// `{{ b|badge }}`: a [`site::LevelBadge`] as a coloured label.
-fn badge_filter(v: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
-    let name = attr_str(&v, "name").unwrap_or_default();
-    let class = attr_str(&v, "class").unwrap_or_default();
-    Ok(minijinja::Value::from_safe_string(format!("<span class=\"badge {}\">{}</span>", svg::esc(&class), svg::esc(&name))))
 }
 
 /// What a render did.
@@ -143,23 +119,32 @@ pub struct SiteStats {
 
 /// Renders every page of a loaded run into memory: (path, bytes).
 pub fn render_pages(env: &Environment, data: &data::RunData) -> Result<Vec<(String, Vec<u8>)>> {
-    render_all(env, data, None, &[])
+    let mut out = Vec::new();
+    render_all(env, data, None, &[], &mut |path, bytes| {
+        out.push((path.to_owned(), bytes.to_vec()));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
+/// Renders every page, handing each (path, bytes) to `sink` as soon as it is rendered (one
+/// buffer is reused: the site is never held in memory whole).
 fn render_all(
     env: &Environment,
     data: &data::RunData,
     conn: Option<&duckdb::Connection>,
     custom: &[custom::CustomReport],
-) -> Result<Vec<(String, Vec<u8>)>> {
+    sink: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
+) -> Result<()> {
     let mut s = site::Site::new(data);
     s.custom = custom.iter().map(|r| (r.title.clone(), r.page.clone())).collect();
     let pages = s.pages();
-    let mut out = Vec::with_capacity(pages.len() + ASSETS.len() + custom.len());
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     for p in pages {
         let t = env.get_template(p.template)?;
-        let html = t.render(&p.context).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
-        out.push((p.path, html.into_bytes()));
+        buf.clear();
+        t.render_captured_to(&p.context, &mut buf).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
+        sink(&p.path, &buf)?;
     }
     if let Some(conn) = conn {
         let mut env = env.clone();
@@ -182,14 +167,15 @@ fn render_all(
                 }
                 None => "table.html".to_owned(),
             };
-            let html = env.get_template(&name)?.render(&ctx).with_context(|| format!("rendering {} ({})", r.page, r.file))?;
-            out.push((r.page.clone(), html.into_bytes()));
+            buf.clear();
+            env.get_template(&name)?.render_captured_to(&ctx, &mut buf).with_context(|| format!("rendering {} ({})", r.page, r.file))?;
+            sink(&r.page, &buf)?;
         }
     }
     for (path, text) in ASSETS {
-        out.push(((*path).to_owned(), text.as_bytes().to_vec()));
+        sink(path, text.as_bytes())?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Renders run `run_id` (its grading `grading_id`, if any) from the database into
@@ -204,6 +190,7 @@ pub fn render_run(
     definitions()?;
     let env = environment()?;
     let data = data::load(conn, run_id, grading_id)?;
-    let pages = render_all(&env, &data, Some(conn), custom)?;
-    publish::publish(site_dir, &pages)
+    let mut publisher = publish::Publisher::new(site_dir)?;
+    render_all(&env, &data, Some(conn), custom, &mut |path, bytes| publisher.add(path, bytes))?;
+    publisher.finish()
 }

@@ -47,60 +47,101 @@ pub(crate) fn swap_in(new: &Path, target: &Path, old: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A folder being published: files are added one by one (written into the temporary
+/// folder, or linked from the previous one when unchanged) and the folder is swapped in by
+/// [`Publisher::finish`]. Dropped without `finish` (an error on the way), it removes its
+/// temporary folder and the previous folder stays.
+pub struct Publisher {
+    target: PathBuf,
+    tmp: PathBuf,
+    old: PathBuf,
+    dirs: std::collections::HashSet<PathBuf>,
+    stats: SiteStats,
+    finished: bool,
+}
+
+impl Publisher {
+    pub fn new(target: &Path) -> Result<Publisher> {
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "site".into());
+        clean_leftovers(parent, &name);
+        let pid = std::process::id();
+        let tmp: PathBuf = parent.join(format!(".{name}.tmp-{pid}"));
+        let old: PathBuf = parent.join(format!(".{name}.old-{pid}"));
+        std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        Ok(Publisher {
+            target: target.to_path_buf(),
+            tmp,
+            old,
+            dirs: Default::default(),
+            stats: SiteStats {
+                pages: 0,
+                written: 0,
+                unchanged: 0,
+                bytes: 0,
+                largest_page: String::new(),
+                largest_bytes: 0,
+                dir: target.to_path_buf(),
+            },
+            finished: false,
+        })
+    }
+
+    /// Adds a file at `rel` (a relative path built by the site, never free text).
+    pub fn add(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let dest = self.tmp.join(rel);
+        if let Some(d) = dest.parent() {
+            if !self.dirs.contains(d) {
+                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+                self.dirs.insert(d.to_path_buf());
+            }
+        }
+        let prev = self.target.join(rel);
+        let same = std::fs::metadata(&prev).map(|m| m.len() == bytes.len() as u64).unwrap_or(false)
+            && std::fs::read(&prev).map(|b| b == bytes).unwrap_or(false);
+        if same && std::fs::hard_link(&prev, &dest).is_ok() {
+            self.stats.unchanged += 1;
+        } else {
+            std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
+            self.stats.written += 1;
+        }
+        if rel.ends_with(".html") {
+            self.stats.pages += 1;
+            if bytes.len() as u64 > self.stats.largest_bytes {
+                self.stats.largest_bytes = bytes.len() as u64;
+                self.stats.largest_page = rel.to_owned();
+            }
+        }
+        self.stats.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Swaps the complete folder in.
+    pub fn finish(mut self) -> Result<SiteStats> {
+        swap_in(&self.tmp, &self.target, &self.old)?;
+        self.finished = true;
+        let _ = std::fs::remove_dir_all(&self.old);
+        Ok(self.stats.clone())
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+            let _ = std::fs::remove_dir_all(&self.old);
+        }
+    }
+}
+
 /// Publishes `files` (relative path, bytes) as the folder `target`.
 pub fn publish(target: &Path, files: &[(String, Vec<u8>)]) -> Result<SiteStats> {
-    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "site".into());
-    clean_leftovers(parent, &name);
-    let pid = std::process::id();
-    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{pid}"));
-    let old: PathBuf = parent.join(format!(".{name}.old-{pid}"));
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let result = (|| -> Result<SiteStats> {
-        let mut stats = SiteStats {
-            pages: 0,
-            written: 0,
-            unchanged: 0,
-            bytes: 0,
-            largest_page: String::new(),
-            largest_bytes: 0,
-            dir: target.to_path_buf(),
-        };
-        let mut dirs = std::collections::HashSet::new();
-        for (rel, bytes) in files {
-            let dest = tmp.join(rel);
-            if let Some(d) = dest.parent() {
-                if dirs.insert(d.to_path_buf()) {
-                    std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-                }
-            }
-            let prev = target.join(rel);
-            let same = std::fs::metadata(&prev).map(|m| m.len() == bytes.len() as u64).unwrap_or(false)
-                && std::fs::read(&prev).map(|b| b == *bytes).unwrap_or(false);
-            if same && std::fs::hard_link(&prev, &dest).is_ok() {
-                stats.unchanged += 1;
-            } else {
-                std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
-                stats.written += 1;
-            }
-            if rel.ends_with(".html") {
-                stats.pages += 1;
-                if bytes.len() as u64 > stats.largest_bytes {
-                    stats.largest_bytes = bytes.len() as u64;
-                    stats.largest_page = rel.clone();
-                }
-            }
-            stats.bytes += bytes.len() as u64;
-        }
-        swap_in(&tmp, target, &old)?;
-        Ok(stats)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
+    let mut p = Publisher::new(target)?;
+    for (rel, bytes) in files {
+        p.add(rel, bytes)?;
     }
-    let _ = std::fs::remove_dir_all(&old);
-    result
+    p.finish()
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! validated entity refs and check ids (`<kind>/<namespace>/<name>.html`), never from free
 //! text; external links keep only http, https and mailto URLs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::fx::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -56,19 +58,29 @@ pub struct Base {
     pub as_of: String,
 }
 
-#[derive(Serialize, Clone)]
-pub struct Link {
-    pub text: String,
-    /// relative to the page; None: plain text (no page, or an unsafe URL)
-    pub href: Option<String>,
+/// A link as escaped HTML: `<a href="…">text</a>`, or the text alone when there is no page
+/// (or the URL is not safe). Shared: the same link on thousands of pages is one value.
+#[derive(Clone, Debug)]
+pub struct Link(pub minijinja::Value);
+
+impl Serialize for Link {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
-#[derive(Serialize, Clone)]
-pub struct LevelBadge {
-    pub name: String,
-    /// css class: level-0.. or level-none
-    pub class: String,
+impl Link {
+    /// `href` is relative to the page (built by the site) or a safe external URL.
+    pub fn new(text: &str, href: Option<&str>) -> Link {
+        Link(minijinja::Value::from_safe_string(match href {
+            Some(h) => format!("<a href=\"{}\">{}</a>", svg::esc(h), svg::esc(text)),
+            None => svg::esc(text),
+        }))
+    }
 }
+
+/// A level as a coloured label (escaped HTML), one value per level.
+pub type LevelBadge = Link;
 
 #[derive(Serialize)]
 pub struct ScopeRow {
@@ -349,8 +361,9 @@ fn pct(v: Option<f64>) -> String {
 /// Everything needed to build pages, computed once.
 pub struct Site<'a> {
     pub data: &'a RunData,
-    /// refs that have a page
-    pub paged: BTreeSet<String>,
+    /// refs that have a page, sorted
+    pub paged: Vec<&'a str>,
+    paged_set: HashSet<&'a str>,
     /// component → checks holding its next level back (positions)
     pub blocking: HashMap<&'a str, Vec<usize>>,
     /// scope member lists: (scope, ref) → graded components
@@ -374,35 +387,42 @@ pub struct Site<'a> {
     fact_names: HashMap<String, minijinja::Value>,
     /// the pipeline's custom reports: (title, page), listed on the overview
     pub custom: Vec<(String, String)>,
+    /// system → its components (every one, graded or not)
+    system_components: HashMap<&'a str, Vec<&'a Entity>>,
+    /// per page depth: entity ref → its diagram label and page
+    #[allow(clippy::type_complexity)]
+    parts_cache: std::cell::RefCell<Vec<HashMap<String, (std::rc::Rc<str>, Option<std::rc::Rc<str>>)>>>,
+    /// per page depth: entity ref → its link
+    link_cache: std::cell::RefCell<Vec<HashMap<String, Link>>>,
+    /// "none", then each level of the ladder
+    badges: Vec<LevelBadge>,
 }
 
 impl<'a> Site<'a> {
     pub fn new(data: &'a RunData) -> Site<'a> {
-        let mut paged = BTreeSet::new();
+        let mut paged: Vec<&str> = Vec::new();
         for e in &data.entities {
             let kind = e.kind.to_ascii_lowercase();
             if (data.grades.contains_key(&e.entity_ref) || matches!(kind.as_str(), "component" | "domain" | "system" | "group"))
                 && entity_path(&e.entity_ref).is_some()
             {
-                paged.insert(e.entity_ref.clone());
+                paged.push(&e.entity_ref);
             }
         }
-        let mut blocking = HashMap::new();
+        paged.sort_unstable();
+        paged.dedup();
+        let paged_set: HashSet<&str> = paged.iter().copied().collect();
+        let check_level_index: Vec<i64> =
+            data.checks.iter().map(|c| data.ladder.iter().position(|l| *l == c.level).map(|p| p as i64).unwrap_or(-1)).collect();
+        let mut blocking = HashMap::default();
         for (r, g) in &data.grades {
             let next = g.level_index + 1;
-            let b: Vec<usize> = data
-                .checks
-                .iter()
-                .enumerate()
-                .filter(|(i, c)| {
-                    data.ladder.iter().position(|l| *l == c.level).map(|p| p as i64) == Some(next)
-                        && matches!(g.outcomes.get(*i), Some(b'F' | b'U' | b'E'))
-                })
-                .map(|(i, _)| i)
+            let b: Vec<usize> = (0..data.checks.len())
+                .filter(|i| check_level_index[*i] == next && matches!(g.outcomes.get(*i), Some(b'F' | b'U' | b'E')))
                 .collect();
             blocking.insert(r.as_str(), b);
         }
-        let mut parent = HashMap::new();
+        let mut parent = HashMap::default();
         let mut child_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut subdomains: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut domain_systems: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -424,8 +444,8 @@ impl<'a> Site<'a> {
             }
         }
         // scope members: the same membership the roll-ups use
-        let mut members: HashMap<(&'static str, String), Vec<&str>> = HashMap::new();
-        let mut dom_anc: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut members: HashMap<(&'static str, String), Vec<&str>> = HashMap::default();
+        let mut dom_anc: HashMap<&str, Vec<String>> = HashMap::default();
         for e in &data.entities {
             if e.kind != "Component" || !data.grades.contains_key(&e.entity_ref) {
                 continue;
@@ -457,6 +477,12 @@ impl<'a> Site<'a> {
                 }
             }
         }
+        let mut system_components: HashMap<&str, Vec<&Entity>> = HashMap::default();
+        for e in &data.entities {
+            if let (Some(sys), "Component") = (e.system.as_deref(), e.kind.as_str()) {
+                system_components.entry(sys).or_default().push(e);
+            }
+        }
         let check_pos = data.checks.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
         let today =
             chrono::NaiveDate::parse_from_str(data.run.started_at.get(..10).unwrap_or(""), "%Y-%m-%d").unwrap_or(chrono::NaiveDate::MIN);
@@ -472,13 +498,12 @@ impl<'a> Site<'a> {
             })
             .collect();
         let check_level = data.checks.iter().map(|c| minijinja::Value::from(c.level.as_str())).collect();
-        let check_level_index =
-            data.checks.iter().map(|c| data.ladder.iter().position(|l| *l == c.level).map(|p| p as i64).unwrap_or(-1)).collect();
         let check_fix = data.checks.iter().map(|c| minijinja::Value::from(c.remediation.as_str())).collect();
         let fact_names = data.checks.iter().flat_map(|c| c.facts.iter()).map(|f| (f.clone(), minijinja::Value::from(f.as_str()))).collect();
         Site {
             data,
             paged,
+            paged_set,
             blocking,
             members,
             child_groups,
@@ -493,6 +518,14 @@ impl<'a> Site<'a> {
             check_level_index,
             fact_names,
             custom: Vec::new(),
+            system_components,
+            link_cache: Default::default(),
+            parts_cache: Default::default(),
+            badges: std::iter::once(Link(minijinja::Value::from_safe_string("<span class=\"badge level-none\">none</span>".into())))
+                .chain(data.ladder.iter().enumerate().map(|(i, l)| {
+                    Link(minijinja::Value::from_safe_string(format!("<span class=\"badge level-{}\">{}</span>", i.min(5), svg::esc(l))))
+                }))
+                .collect(),
         }
     }
 
@@ -517,30 +550,60 @@ impl<'a> Site<'a> {
         }
     }
 
-    /// A link to an entity's page from a page at `root`, its title or name as text.
-    fn link(&self, root: &str, entity_ref: &str) -> Link {
+    /// An entity's title or name and its page from a page at `root`, shared (diagram nodes).
+    fn node_parts(&self, root: &str, entity_ref: &str) -> (std::rc::Rc<str>, Option<std::rc::Rc<str>>) {
+        let depth = root.len() / 3;
+        if let Some(p) = self.parts_cache.borrow().get(depth).and_then(|m| m.get(entity_ref)) {
+            return p.clone();
+        }
+        let (text, href) = self.link_parts(root, entity_ref);
+        let p: (std::rc::Rc<str>, Option<std::rc::Rc<str>>) = (text.into(), href.map(Into::into));
+        let mut cache = self.parts_cache.borrow_mut();
+        if cache.len() <= depth {
+            cache.resize_with(depth + 1, HashMap::default);
+        }
+        cache[depth].insert(entity_ref.to_owned(), p.clone());
+        p
+    }
+
+    /// An entity's title or name, and its page from a page at `root` (if it has one).
+    fn link_parts(&self, root: &str, entity_ref: &str) -> (String, Option<String>) {
         let text = match self.data.entity(entity_ref) {
             Some(e) => e.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| e.name.clone()),
             None => entity_ref.to_owned(),
         };
-        let href = if self.paged.contains(entity_ref) { entity_path(entity_ref).map(|p| format!("{root}{p}")) } else { None };
-        Link { text, href }
+        let href = if self.paged_set.contains(entity_ref) { entity_path(entity_ref).map(|p| format!("{root}{p}")) } else { None };
+        (text, href)
+    }
+
+    /// A link to an entity's page from a page at `root`, its title or name as text (built
+    /// once per entity and page depth).
+    fn link(&self, root: &str, entity_ref: &str) -> Link {
+        let depth = root.len() / 3;
+        if let Some(l) = self.link_cache.borrow().get(depth).and_then(|m| m.get(entity_ref)) {
+            return l.clone();
+        }
+        let (text, href) = self.link_parts(root, entity_ref);
+        let l = Link::new(&text, href.as_deref());
+        let mut cache = self.link_cache.borrow_mut();
+        if cache.len() <= depth {
+            cache.resize_with(depth + 1, HashMap::default);
+        }
+        cache[depth].insert(entity_ref.to_owned(), l.clone());
+        l
     }
 
     fn check_link(&self, root: &str, i: usize) -> Link {
+        if root == "../../" {
+            return Link(self.check_html[i].clone());
+        }
         let c = &self.data.checks[i];
-        Link { text: c.title.clone(), href: Some(format!("{root}{}", check_path(&c.id, 1))) }
+        Link::new(&c.title, Some(&format!("{root}{}", check_path(&c.id, 1))))
     }
 
     fn badge(&self, level_index: i64) -> LevelBadge {
-        if level_index < 0 {
-            LevelBadge { name: "none".into(), class: "level-none".into() }
-        } else {
-            LevelBadge {
-                name: self.data.ladder.get(level_index as usize).cloned().unwrap_or_default(),
-                class: format!("level-{}", level_index.min(5)),
-            }
-        }
+        let i = if level_index < 0 { 0 } else { (level_index as usize + 1).min(self.badges.len() - 1) };
+        self.badges[i].clone()
     }
 
     /// Counts per level, highest level first, "none" last.
@@ -599,7 +662,7 @@ impl<'a> Site<'a> {
             level: self.badge(g.map(|g| g.level_index).unwrap_or(-1)),
             score: pct(g.and_then(|g| g.score)),
             coverage: pct(g.map(|g| g.coverage)),
-            owner: e.and_then(|e| e.owner.as_deref()).map(|o| self.link(root, o)).unwrap_or(Link { text: "–".into(), href: None }),
+            owner: e.and_then(|e| e.owner.as_deref()).map(|o| self.link(root, o)).unwrap_or_else(|| Link::new("–", None)),
             blocking: self.blocking.get(r).map(|b| b.iter().map(|i| self.check_link(root, *i)).collect()).unwrap_or_default(),
         }
     }
@@ -639,7 +702,7 @@ impl<'a> Site<'a> {
                 .check_pos
                 .get(x.check_id.as_str())
                 .map(|i| self.check_link(root, *i))
-                .unwrap_or(Link { text: x.check_id.clone(), href: None }),
+                .unwrap_or_else(|| Link::new(&x.check_id, None)),
             reason: x.reason.clone(),
             approver: x.approver.clone(),
             justification: x.justification.clone(),
@@ -681,6 +744,7 @@ impl<'a> Site<'a> {
                 _ => pages.push(self.entity_page(path, e)),
             }
         }
+
         for i in 0..self.data.checks.len() {
             pages.extend(self.check_pages(i));
         }
@@ -696,7 +760,9 @@ impl<'a> Site<'a> {
         let comps: Vec<&Entity> = d.entities.iter().filter(|e| e.kind == "Component" && d.grades.contains_key(&e.entity_ref)).collect();
         for e in &comps {
             let g = &d.grades[&e.entity_ref];
-            *counts.entry(self.badge(g.level_index).name).or_default() += 1;
+            let name =
+                if g.level_index < 0 { "none".to_owned() } else { d.ladder.get(g.level_index as usize).cloned().unwrap_or_default() };
+            *counts.entry(name).or_default() += 1;
         }
         let scores: Vec<f64> = comps.iter().filter_map(|e| d.grades[&e.entity_ref].score).collect();
         let cov: Vec<f64> = comps.iter().map(|e| d.grades[&e.entity_ref].coverage).collect();
@@ -740,7 +806,7 @@ impl<'a> Site<'a> {
                 warnings: d.run.warnings,
                 rejected: d.rejected.len(),
                 gates,
-                reports: self.custom.iter().map(|(t, p)| Link { text: t.clone(), href: Some(format!("{root}{p}")) }).collect(),
+                reports: self.custom.iter().map(|(t, p)| Link::new(t, Some(&format!("{root}{p}")))).collect(),
                 base,
             })),
         }
@@ -833,19 +899,15 @@ impl<'a> Site<'a> {
 
     fn system_diagram(&self, root: &str, system: &str) -> String {
         let d = self.data;
-        let mut comps: Vec<&Entity> = d.entities.iter().filter(|e| e.system.as_deref() == Some(system) && e.kind == "Component").collect();
+        let mut comps: Vec<&Entity> = self.system_components.get(system).cloned().unwrap_or_default();
         comps.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
         comps.truncate(60);
         let pos: HashMap<&str, usize> = comps.iter().enumerate().map(|(i, e)| (e.entity_ref.as_str(), i)).collect();
         let nodes: Vec<Node> = comps
             .iter()
             .map(|e| {
-                let l = self.link(root, &e.entity_ref);
-                Node {
-                    label: l.text,
-                    href: l.href,
-                    class: svg::level_class(d.grades.get(&e.entity_ref).map(|g| g.level_index).unwrap_or(-1)),
-                }
+                let (label, href) = self.node_parts(root, &e.entity_ref);
+                Node { label, href, class: svg::level_class(d.grades.get(&e.entity_ref).map(|g| g.level_index).unwrap_or(-1)) }
             })
             .collect();
         let mut edges = Vec::new();
@@ -935,8 +997,8 @@ impl<'a> Site<'a> {
         let mut inbound = Vec::new();
         let mut outbound = Vec::new();
         let node = |r: &str| {
-            let l = self.link(&root, r);
-            Node { label: l.text, href: l.href, class: svg::level_class(d.grades.get(r).map(|g| g.level_index).unwrap_or(-1)) }
+            let (label, href) = self.node_parts(&root, r);
+            Node { label, href, class: svg::level_class(d.grades.get(r).map(|g| g.level_index).unwrap_or(-1)) }
         };
         for (rel, t) in d.relations.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]) {
             let dir_out = matches!(rel.as_str(), "dependsOn" | "consumesApi" | "providesApi");
@@ -956,8 +1018,9 @@ impl<'a> Site<'a> {
                 inbound.push((node(t), rel.clone()));
             }
         }
-        let center = Node { label: name.clone(), href: None, class: svg::level_class(g.map(|g| g.level_index).unwrap_or(-1)) };
+        let center = Node { label: name.as_str().into(), href: None, class: svg::level_class(g.map(|g| g.level_index).unwrap_or(-1)) };
         let diagram = if relations.is_empty() { String::new() } else { svg::neighbourhood(&center, &inbound, &outbound) };
+
         let next_level = g.and_then(|g| d.ladder.get((g.level_index + 1) as usize).cloned());
         Page {
             path,
@@ -976,9 +1039,9 @@ impl<'a> Site<'a> {
                 links: e
                     .links
                     .iter()
-                    .map(|l| Link {
-                        text: l.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| l.url.clone()),
-                        href: safe_url(&l.url),
+                    .map(|l| {
+                        let text = l.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| l.url.clone());
+                        Link::new(&text, safe_url(&l.url).as_deref())
                     })
                     .collect(),
                 source: format!("{}:{}", e.source_file, e.source_line),
@@ -1046,7 +1109,7 @@ impl<'a> Site<'a> {
                             .entity(r)
                             .and_then(|e| e.owner.as_deref())
                             .map(|o| self.link(&root, o))
-                            .unwrap_or(Link { text: "–".into(), href: None }),
+                            .unwrap_or_else(|| Link::new("–", None)),
                         detail: detail
                             .map(|(m, e)| e.clone().unwrap_or_else(|| if m.is_empty() { String::new() } else { format!("missing: {m}") }))
                             .unwrap_or_default(),
@@ -1055,7 +1118,7 @@ impl<'a> Site<'a> {
                 .collect();
             let page_links = if n_pages > 1 {
                 (1..=n_pages)
-                    .map(|k| Link { text: k.to_string(), href: (k != p).then(|| format!("{root}{}", check_path(&c.id, k))) })
+                    .map(|k| Link::new(&k.to_string(), (k != p).then(|| format!("{root}{}", check_path(&c.id, k))).as_deref()))
                     .collect()
             } else {
                 Vec::new()
@@ -1103,7 +1166,7 @@ impl<'a> Site<'a> {
                     Some(l) if !e.file.is_empty() => format!("{}:{l}", e.file),
                     _ => e.file.clone(),
                 },
-                entity: if e.entity_ref.is_empty() { Link { text: String::new(), href: None } } else { self.link(&root, &e.entity_ref) },
+                entity: if e.entity_ref.is_empty() { Link::new("", None) } else { self.link(&root, &e.entity_ref) },
                 message: e.message.clone(),
             })
             .collect();
@@ -1169,7 +1232,9 @@ impl<'a> Site<'a> {
                     })
                     .collect();
                 let pages_links = if n_pages > 1 {
-                    (1..=n_pages).map(|k| Link { text: k.to_string(), href: (k != p).then(|| format!("{root}{}", page_path(k))) }).collect()
+                    (1..=n_pages)
+                        .map(|k| Link::new(&k.to_string(), (k != p).then(|| format!("{root}{}", page_path(k))).as_deref()))
+                        .collect()
                 } else {
                     Vec::new()
                 };

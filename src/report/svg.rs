@@ -24,6 +24,25 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Writes `s` escaped for XML/HTML content and attribute values, without allocating.
+pub fn esc_to<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) -> std::fmt::Result {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.write_str(&s[last..i])?;
+        out.write_str(rep)?;
+        last = i + 1;
+    }
+    out.write_str(&s[last..])
+}
+
 /// The colour of a level (index into the ladder; -1 = none).
 pub fn level_color(index: i64, ladder_len: usize) -> &'static str {
     const DEFAULT: [&str; 3] = ["#b7791f", "#718096", "#d69e2e"];
@@ -137,9 +156,9 @@ pub fn trend(points: &[(String, Option<f64>)], width: u32, height: u32) -> Strin
 /// A node of a diagram.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub label: String,
+    pub label: std::rc::Rc<str>,
     /// relative page path (built by the site), if the node has a page
-    pub href: Option<String>,
+    pub href: Option<std::rc::Rc<str>>,
     /// css class of its level (`l0`.. or `ln`), coloured by the site's stylesheet
     pub class: &'static str,
 }
@@ -278,6 +297,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn escaping_in_place_matches_escaping_to_a_string() {
+        for s in ["", "plain", "<a href=\"x\">&'</a>", "é<ü>"] {
+            let mut out = String::new();
+            esc_to(&mut out, s).unwrap();
+            assert_eq!(out, esc(s));
+        }
+    }
+
+    #[test]
     fn text_in_svg_is_escaped() {
         let n = Node { label: "<script>alert(1)</script>".into(), href: Some("a\"onmouseover=\"x.html".into()), class: "l0" };
         let s = neighbourhood(&n, &[(n.clone(), "dependsOn".into())], &[]);
@@ -289,7 +317,7 @@ mod tests {
 
     #[test]
     fn layering_puts_dependencies_right_and_survives_cycles() {
-        let nodes: Vec<Node> = (0..3).map(|i| Node { label: format!("n{i}"), href: None, class: "l0" }).collect();
+        let nodes: Vec<Node> = (0..3).map(|i| Node { label: format!("n{i}").into(), href: None, class: "l0" }).collect();
         let s = layered(&nodes, &[(0, 1), (1, 2), (2, 0)]);
         assert!(s.contains("n0") && s.contains("n2"));
         let s = layered(&nodes, &[(0, 1), (1, 2)]);
