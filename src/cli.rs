@@ -277,43 +277,35 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
+/// A run that cannot start (its pipeline, packs or reports do not validate): every problem on
+/// stderr, the failed summary line with --format json, exit 2.
+fn config_failed(e: &config::ConfigErrors, format: Format) -> ExitCode {
+    eprint!("{e}");
+    if format == Format::Json {
+        println!(
+            "{}",
+            json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
+        );
+    }
+    ExitCode::from(2)
+}
+
 fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
     let p = match config::load(path) {
         Ok(p) => p,
         Err(e) => {
-            eprint!("{e}");
-            if format == Format::Json {
-                println!(
-                    "{}",
-                    json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
-                );
-            }
-            return Ok(ExitCode::from(2));
+            return Ok(config_failed(&e, format));
         }
     };
     let grading = match echo_health::grade::setup(&p) {
         Ok(g) => g,
         Err(e) => {
-            eprint!("{e}");
-            if format == Format::Json {
-                println!(
-                    "{}",
-                    json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
-                );
-            }
-            return Ok(ExitCode::from(2));
+            return Ok(config_failed(&e, format));
         }
     };
     // the pipeline's own reports are checked before anything runs, like its check packs
     if let Err(e) = echo_health::report::custom::check(&p.reports, &p.dir) {
-        eprint!("{e}");
-        if format == Format::Json {
-            println!(
-                "{}",
-                json!({"run_id": null, "status": "failed", "database": null, "output_dir": null, "entities": 0, "facts": 0, "errors": e.0.len()})
-            );
-        }
-        return Ok(ExitCode::from(2));
+        return Ok(config_failed(&e, format));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = rt.block_on(pipeline::run(&p, grading))?;

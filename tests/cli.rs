@@ -2,37 +2,17 @@
 //! the JSON summary line, `validate`, `init`, the database lock and interrupted runs.
 
 mod common;
+use common::{bin, demo_pipeline, repo};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_echo-health"))
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn last_json(out: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_else(|| panic!("no stdout; stderr: {}", String::from_utf8_lossy(&out.stderr)));
     serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
-}
-
-/// The demo pipeline, rewritten to keep its database and output in `dir`.
-fn demo_pipeline(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("pipelines/demo.yaml")).unwrap();
-    let demo = repo().join("pipelines/demo");
-    let text = text
-        .replace("demo/", &format!("{}/", demo.display()))
-        .replace("checks/default/", &format!("{}/", repo().join("pipelines/checks/default").display()))
-        .replace("output: .echo-health/demo-out", &format!("output: {}/out\ndatabase: {}/demo.duckdb", dir.display(), dir.display()));
-    let p = dir.join("demo.yaml");
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn db(path: &Path) -> duckdb::Connection {

@@ -11,34 +11,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_echo-health"))
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The demo pipeline, rewritten to keep its database and output in `dir`.
-fn demo_pipeline(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("pipelines/demo.yaml")).unwrap();
-    let demo = repo().join("pipelines/demo");
-    let text = text
-        .replace("demo/", &format!("{}/", demo.display()))
-        .replace("checks/default/", &format!("{}/", repo().join("pipelines/checks/default").display()))
-        .replace("output: .echo-health/demo-out", &format!("output: {}/out\ndatabase: {}/demo.duckdb", dir.display(), dir.display()));
-    let p = dir.join("demo.yaml");
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn run_json(args: &[&str]) -> (i32, Value, String) {
-    let out = bin().args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let v = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), v, stderr)
-}
+mod common;
+use common::{demo_pipeline, repo, run_json};
 
 fn html_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
