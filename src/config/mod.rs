@@ -135,9 +135,22 @@ pub enum FactSource {
         /// checks may read from it.
         declares: std::collections::BTreeMap<String, crate::grade::sqlexpr::FactType>,
     },
+    /// Named PromQL queries against a Prometheus server (`prometheus.<name>` number facts).
+    Prometheus(crate::sources::prometheus::Config),
 }
 
-/// How many problems of each class a run tolerates before it counts as failed (exit 2).
+impl FactSource {
+    /// The facts this source can produce, with their types.
+    pub fn declares(&self) -> Vec<(String, crate::grade::sqlexpr::FactType)> {
+        match self {
+            FactSource::Files { declares, .. } => declares.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            FactSource::Prometheus(c) => {
+                c.queries.iter().map(|q| (format!("prometheus.{}", q.name), crate::grade::sqlexpr::FactType::Number)).collect()
+            }
+        }
+    }
+}
+
 /// What the exports derive for neighbouring tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exports {
@@ -156,6 +169,7 @@ impl Default for Exports {
     }
 }
 
+/// How many problems of each class a run tolerates before it counts as failed (exit 2).
 /// Problems within tolerance still make the run `partial` and are all recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tolerances {
@@ -186,6 +200,95 @@ fn is_valid_job_name(s: &str) -> bool {
 /// Whether a YAML value looks like a pipeline file (and not a descriptor).
 pub fn looks_like_pipeline(v: &Value) -> bool {
     v.as_object().map(|m| !m.contains_key("apiVersion") && (m.contains_key("catalog") || m.contains_key("facts"))).unwrap_or(false)
+}
+
+/// An environment variable name (never its value) in a pipeline file.
+fn env_name(o: &mut Obj<'_>, key: &'static str, path: &str, line: usize, errs: &mut Errs<'_>) -> Option<String> {
+    let v = o.string(key, errs)?;
+    if v.is_empty()
+        || !v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        || v.starts_with(|c: char| c.is_ascii_digit())
+    {
+        errs.push(line, format!("{path}.{key}: \"{v}\" is not the name of an environment variable (A-Z, 0-9, _); secrets are read from the environment, never written here"));
+        return None;
+    }
+    Some(v)
+}
+
+/// A `type: prometheus` fact source.
+fn prometheus_source(
+    o: &mut Obj<'_>,
+    path: &str,
+    line: usize,
+    i: usize,
+    errs: &mut Errs<'_>,
+) -> Option<crate::sources::prometheus::Config> {
+    use crate::sources::prometheus::{Config, Query, QueryKind, DEFAULT_LABEL, DEFAULT_LABEL_ANNOTATION};
+    let name = o.string("name", errs).unwrap_or_else(|| if i == 0 { "prometheus".into() } else { format!("prometheus-{}", i + 1) });
+    let endpoint = o.required_string("endpoint", errs).unwrap_or_default();
+    if !endpoint.is_empty() {
+        match url::Url::parse(&endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
+            Ok(_) => errs.push(
+                line,
+                format!("{path}.endpoint must be an http(s) URL without credentials (use token_env or username_env/password_env)"),
+            ),
+            Err(e) => errs.push(line, format!("{path}.endpoint \"{endpoint}\" is not a URL: {e}")),
+        }
+    }
+    let token_env = env_name(o, "token_env", path, line, errs);
+    let username_env = env_name(o, "username_env", path, line, errs);
+    let password_env = env_name(o, "password_env", path, line, errs);
+    if username_env.is_some() != password_env.is_some() {
+        errs.push(line, format!("{path}: username_env and password_env go together"));
+    }
+    if token_env.is_some() && username_env.is_some() {
+        errs.push(line, format!("{path}: give token_env or username_env/password_env, not both"));
+    }
+    let timeout_secs = o.uint("timeout_secs", errs).unwrap_or(30);
+    let label_annotation = o.string("label_annotation", errs).unwrap_or_else(|| DEFAULT_LABEL_ANNOTATION.into());
+    let required = o.boolean("required", errs).unwrap_or(false);
+    let mut queries: Vec<Query> = Vec::new();
+    let list = o.list("queries", errs);
+    if list.is_empty() {
+        errs.push(line, format!("{path}.queries must name at least one query"));
+    }
+    for (qpath, qn) in list {
+        let Some(mut q) = Obj::new(o.file, qpath.clone(), qn, errs) else { continue };
+        let qname = q.required_string("name", errs).unwrap_or_default();
+        if !qname.is_empty() && !crate::sources::is_valid_fact_name(&format!("prometheus.{qname}")) {
+            errs.push(qn.line, format!("{qpath}.name \"{qname}\" must be snake_case (it becomes the fact prometheus.{qname})"));
+        }
+        if queries.iter().any(|x| x.name == qname) {
+            errs.push(qn.line, format!("{qpath}.name \"{qname}\" is declared twice"));
+        }
+        let expr = q.required_string("expr", errs).unwrap_or_default();
+        if expr.trim().is_empty() {
+            errs.push(qn.line, format!("{qpath}.expr is empty"));
+        }
+        let label = q.string("label", errs).unwrap_or_else(|| DEFAULT_LABEL.into());
+        let kind = match q.string("kind", errs).as_deref().unwrap_or("instant") {
+            "instant" => QueryKind::Instant,
+            "range" => {
+                let lookback_days = q.uint("lookback_days", errs).unwrap_or(30);
+                let step_days = q.uint("step_days", errs).unwrap_or(1);
+                if step_days < 1 || lookback_days < 1 {
+                    errs.push(qn.line, format!("{qpath}: lookback_days and step_days are whole days, at least 1"));
+                }
+                if lookback_days / step_days.max(1) > 11_000 {
+                    errs.push(qn.line, format!("{qpath}: more than 11,000 points per series (Prometheus refuses it)"));
+                }
+                QueryKind::Range { lookback_days, step_days }
+            }
+            other => {
+                errs.push(qn.line, format!("{qpath}.kind \"{other}\" is not instant or range"));
+                QueryKind::Instant
+            }
+        };
+        q.finish(&["name", "expr", "label", "kind", "lookback_days", "step_days"], errs);
+        queries.push(Query { name: qname, expr, label, kind, line: qn.line });
+    }
+    Some(Config { name, endpoint, token_env, username_env, password_env, timeout_secs, label_annotation, required, queries })
 }
 
 /// Reads and validates a pipeline file; every problem is reported at once.
@@ -303,8 +406,28 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                     facts.push(FactSource::Files { name, paths, required, declares });
                     o.finish(&["type", "name", "paths", "required", "declares"], &mut errs);
                 }
+                Some("prometheus") => {
+                    if let Some(c) = prometheus_source(&mut o, &path, n.line, i, &mut errs) {
+                        facts.push(FactSource::Prometheus(c));
+                    }
+                    o.finish(
+                        &[
+                            "type",
+                            "name",
+                            "endpoint",
+                            "token_env",
+                            "username_env",
+                            "password_env",
+                            "timeout_secs",
+                            "label_annotation",
+                            "required",
+                            "queries",
+                        ],
+                        &mut errs,
+                    );
+                }
                 Some(other) => {
-                    errs.push(n.line, format!("{path}.type \"{other}\" is not a fact source type (known: files)"));
+                    errs.push(n.line, format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus)"));
                 }
                 None => {}
             }

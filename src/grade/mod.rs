@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use duckdb::Connection;
 
-use crate::config::{ConfigError, ConfigErrors, FactSource, Pipeline};
+use crate::config::{ConfigError, ConfigErrors, Pipeline};
 use engine::{build_wide, Setup, CATALOG_COLUMNS};
 use sqlexpr::{FactSet, FactType};
 
@@ -28,9 +28,8 @@ pub fn fact_set(p: &Pipeline) -> FactSet {
         set.facts.insert((*name).to_owned(), *ty);
     }
     for src in &p.facts {
-        let FactSource::Files { declares, .. } = src;
-        for (name, ty) in declares {
-            set.facts.insert(name.clone(), *ty);
+        for (name, ty) in src.declares() {
+            set.facts.insert(name, ty);
         }
     }
     set

@@ -157,9 +157,28 @@ fn collect_catalog(p: &Pipeline) -> Catalog {
     catalog
 }
 
-/// Runs the fact sources concurrently (each on a blocking thread: they read files).
-async fn collect_facts(p: &Pipeline, known: HashSet<String>, started: DateTime<Utc>) -> Result<Vec<SourceOutput>> {
+/// Runs the fact sources concurrently (file sources on blocking threads, HTTP sources as
+/// tasks).
+async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>) -> Result<Vec<SourceOutput>> {
+    let known: HashSet<String> = catalog.entities.iter().map(|e| e.ref_str.clone()).collect();
     let known = std::sync::Arc::new(known);
+    let components: std::sync::Arc<Vec<crate::sources::prometheus::Component>> = std::sync::Arc::new(
+        catalog
+            .entities
+            .iter()
+            .filter(|e| e.kind.eq_ignore_ascii_case("component"))
+            .map(|e| crate::sources::prometheus::Component {
+                entity_ref: e.ref_str.clone(),
+                name: e.value.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or(&e.entity_ref.name).to_owned(),
+                annotations: e
+                    .value
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.as_object())
+                    .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    );
     let mut set = tokio::task::JoinSet::new();
     for (i, src) in p.facts.iter().enumerate() {
         let known = known.clone();
@@ -167,6 +186,10 @@ async fn collect_facts(p: &Pipeline, known: HashSet<String>, started: DateTime<U
         match src.clone() {
             FactSource::Files { name, paths, required, .. } => {
                 set.spawn_blocking(move || (i, facts_files::collect(&name, &paths, &dir, &known, started, required)));
+            }
+            FactSource::Prometheus(cfg) => {
+                let components = components.clone();
+                set.spawn(async move { (i, crate::sources::prometheus::collect(&cfg, &components, started).await) });
             }
         }
     }
@@ -201,8 +224,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     let p2 = p.clone();
     let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
     tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
-    let known: HashSet<String> = catalog.entities.iter().map(|e| e.ref_str.clone()).collect();
-    let sources = collect_facts(p, known, started).await?;
+    let sources = collect_facts(p, &catalog, started).await?;
     let facts: usize = sources.iter().map(|s| s.facts.len()).sum();
     tracing::info!(facts, "facts collected");
 
@@ -214,8 +236,13 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         .flat_map(|s| &s.errors)
         .filter(|e| matches!(e.kind, SourceErrorKind::BadRecord | SourceErrorKind::UnknownEntity))
         .count();
-    let source_unavailable: usize = sources.iter().flat_map(|s| &s.errors).filter(|e| e.kind == SourceErrorKind::Unavailable).count();
-    let warnings = catalog.errors.iter().filter(|e| e.severity == Severity::Warning).count();
+    let source_unavailable: usize = sources
+        .iter()
+        .flat_map(|s| &s.errors)
+        .filter(|e| matches!(e.kind, SourceErrorKind::Unavailable | SourceErrorKind::QueryFailed))
+        .count();
+    let source_warnings = sources.iter().flat_map(|s| &s.errors).filter(|e| e.kind.severity() == "warning").count();
+    let warnings = catalog.errors.iter().filter(|e| e.severity == Severity::Warning).count() + source_warnings;
     let errors = catalog.error_count() + fact_errors + source_unavailable;
     let t = &p.tolerances;
     let mut failures = Vec::new();
@@ -371,7 +398,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     drop(lock);
 
     let mut problems: Vec<String> = catalog.errors.iter().filter(|e| e.severity == Severity::Error).map(|e| e.message.clone()).collect();
-    problems.extend(sources.iter().flat_map(|s| s.errors.iter().map(|e| e.message.clone())));
+    problems.extend(sources.iter().flat_map(|s| s.errors.iter().filter(|e| e.kind.severity() == "error").map(|e| e.message.clone())));
     if let Some(g) = &graded {
         problems.extend(g.problems.iter().cloned());
         for w in &g.warnings {

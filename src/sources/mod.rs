@@ -4,6 +4,7 @@
 //! no facts (facts are absent, never zero) and its errors are recorded with the run.
 
 pub mod facts_files;
+pub mod prometheus;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -100,6 +101,12 @@ pub enum SourceErrorKind {
     BadRecord,
     /// a record names an entity that is not in the catalog
     UnknownEntity,
+    /// a query the source answered with an error (bad query, execution, timeout)
+    QueryFailed,
+    /// results that name no component (reported so the catalog's gaps show; a warning)
+    Unmatched,
+    /// what the source itself warned about, or values it could not use (a warning)
+    Warning,
 }
 
 impl SourceErrorKind {
@@ -108,6 +115,17 @@ impl SourceErrorKind {
             SourceErrorKind::Unavailable => "unavailable",
             SourceErrorKind::BadRecord => "bad-record",
             SourceErrorKind::UnknownEntity => "unknown-entity",
+            SourceErrorKind::QueryFailed => "query-failed",
+            SourceErrorKind::Unmatched => "unmatched",
+            SourceErrorKind::Warning => "source-warning",
+        }
+    }
+
+    /// `error` or `warning`, as the run records it.
+    pub fn severity(self) -> &'static str {
+        match self {
+            SourceErrorKind::Unmatched | SourceErrorKind::Warning => "warning",
+            _ => "error",
         }
     }
 }

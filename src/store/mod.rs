@@ -269,7 +269,7 @@ impl Store {
                         "facts",
                         src.name,
                         e.kind.as_str(),
-                        "error",
+                        e.kind.severity(),
                         e.location,
                         Option::<i64>::None,
                         e.entity,
