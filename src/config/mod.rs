@@ -137,6 +137,8 @@ pub enum FactSource {
     },
     /// Named PromQL queries against a Prometheus server (`prometheus.<name>` number facts).
     Prometheus(crate::sources::prometheus::Config),
+    /// Named code searches against a Zoekt webserver (`zoekt.<name>`, `zoekt.<name>_files`).
+    Zoekt(crate::sources::zoekt::Config),
 }
 
 impl FactSource {
@@ -147,6 +149,12 @@ impl FactSource {
             FactSource::Prometheus(c) => {
                 c.queries.iter().map(|q| (format!("prometheus.{}", q.name), crate::grade::sqlexpr::FactType::Number)).collect()
             }
+            FactSource::Zoekt(c) => c
+                .queries
+                .iter()
+                .flat_map(|q| [format!("zoekt.{}", q.name), format!("zoekt.{}_files", q.name)])
+                .map(|f| (f, crate::grade::sqlexpr::FactType::Number))
+                .collect(),
         }
     }
 }
@@ -215,6 +223,59 @@ fn env_name(o: &mut Obj<'_>, key: &'static str, path: &str, line: usize, errs: &
     Some(v)
 }
 
+/// An http(s) endpoint without credentials in it.
+fn endpoint(o: &mut Obj<'_>, path: &str, line: usize, errs: &mut Errs<'_>) -> String {
+    let endpoint = o.required_string("endpoint", errs).unwrap_or_default();
+    if !endpoint.is_empty() {
+        match url::Url::parse(&endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
+            Ok(_) => errs
+                .push(line, format!("{path}.endpoint must be an http(s) URL without credentials (they come from environment variables)")),
+            Err(e) => errs.push(line, format!("{path}.endpoint \"{endpoint}\" is not a URL: {e}")),
+        }
+    }
+    endpoint
+}
+
+/// A `type: zoekt` fact source.
+fn zoekt_source(o: &mut Obj<'_>, path: &str, line: usize, i: usize, errs: &mut Errs<'_>) -> Option<crate::sources::zoekt::Config> {
+    use crate::sources::zoekt::{Config, Query, DEFAULT_REPOSITORY_TEMPLATE};
+    let name = o.string("name", errs).unwrap_or_else(|| if i == 0 { "zoekt".into() } else { format!("zoekt-{}", i + 1) });
+    let endpoint = endpoint(o, path, line, errs);
+    let auth_header_env = env_name(o, "auth_header_env", path, line, errs);
+    let timeout_secs = o.uint("timeout_secs", errs).unwrap_or(30);
+    let repository_template = o.string("repository_template", errs).unwrap_or_else(|| DEFAULT_REPOSITORY_TEMPLATE.into());
+    if !repository_template.contains("{slug}") {
+        errs.push(line, format!("{path}.repository_template must contain {{slug}} (the github.com/project-slug annotation)"));
+    }
+    let required = o.boolean("required", errs).unwrap_or(false);
+    let mut queries: Vec<Query> = Vec::new();
+    let list = o.list("queries", errs);
+    if list.is_empty() {
+        errs.push(line, format!("{path}.queries must name at least one query"));
+    }
+    for (qpath, qn) in list {
+        let Some(mut q) = Obj::new(o.file, qpath.clone(), qn, errs) else { continue };
+        let qname = q.required_string("name", errs).unwrap_or_default();
+        if !qname.is_empty() && !crate::sources::is_valid_fact_name(&format!("zoekt.{qname}_files")) {
+            errs.push(
+                qn.line,
+                format!("{qpath}.name \"{qname}\" must be snake_case (it becomes the facts zoekt.{qname} and zoekt.{qname}_files)"),
+            );
+        }
+        if queries.iter().any(|x| x.name == qname) {
+            errs.push(qn.line, format!("{qpath}.name \"{qname}\" is declared twice"));
+        }
+        let query = q.required_string("query", errs).unwrap_or_default();
+        if query.trim().is_empty() {
+            errs.push(qn.line, format!("{qpath}.query is empty"));
+        }
+        q.finish(&["name", "query"], errs);
+        queries.push(Query { name: qname, query, line: qn.line });
+    }
+    Some(Config { name, endpoint, auth_header_env, timeout_secs, repository_template, required, queries })
+}
+
 /// A `type: prometheus` fact source.
 fn prometheus_source(
     o: &mut Obj<'_>,
@@ -225,17 +286,7 @@ fn prometheus_source(
 ) -> Option<crate::sources::prometheus::Config> {
     use crate::sources::prometheus::{Config, Query, QueryKind, DEFAULT_LABEL, DEFAULT_LABEL_ANNOTATION};
     let name = o.string("name", errs).unwrap_or_else(|| if i == 0 { "prometheus".into() } else { format!("prometheus-{}", i + 1) });
-    let endpoint = o.required_string("endpoint", errs).unwrap_or_default();
-    if !endpoint.is_empty() {
-        match url::Url::parse(&endpoint) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
-            Ok(_) => errs.push(
-                line,
-                format!("{path}.endpoint must be an http(s) URL without credentials (use token_env or username_env/password_env)"),
-            ),
-            Err(e) => errs.push(line, format!("{path}.endpoint \"{endpoint}\" is not a URL: {e}")),
-        }
-    }
+    let endpoint = endpoint(o, path, line, errs);
     let token_env = env_name(o, "token_env", path, line, errs);
     let username_env = env_name(o, "username_env", path, line, errs);
     let password_env = env_name(o, "password_env", path, line, errs);
@@ -426,8 +477,17 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                         &mut errs,
                     );
                 }
+                Some("zoekt") => {
+                    if let Some(c) = zoekt_source(&mut o, &path, n.line, i, &mut errs) {
+                        facts.push(FactSource::Zoekt(c));
+                    }
+                    o.finish(
+                        &["type", "name", "endpoint", "auth_header_env", "timeout_secs", "repository_template", "required", "queries"],
+                        &mut errs,
+                    );
+                }
                 Some(other) => {
-                    errs.push(n.line, format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus)"));
+                    errs.push(n.line, format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus, zoekt)"));
                 }
                 None => {}
             }

@@ -191,6 +191,10 @@ async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>) 
                 let components = components.clone();
                 set.spawn(async move { (i, crate::sources::prometheus::collect(&cfg, &components, started).await) });
             }
+            FactSource::Zoekt(cfg) => {
+                let components = components.clone();
+                set.spawn(async move { (i, crate::sources::zoekt::collect(&cfg, &components, started).await) });
+            }
         }
     }
     let mut outs = Vec::new();

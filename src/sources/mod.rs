@@ -5,6 +5,7 @@
 
 pub mod facts_files;
 pub mod prometheus;
+pub mod zoekt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

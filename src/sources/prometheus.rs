@@ -81,13 +81,18 @@ fn err(cfg: &Config, kind: SourceErrorKind, location: String, message: String) -
     SourceError { source: cfg.name.clone(), kind, location: Some(location), entity: None, message }
 }
 
+/// Installs rustls' ring provider for every HTTP client of the process (once; later calls
+/// do nothing). ring builds with a C compiler alone (aws-lc needs more); it has no
+/// post-quantum key exchange, which these servers do not offer anyway.
+pub fn install_tls() {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The client: one reqwest client with the auth header and the timeout.
 fn client(cfg: &Config) -> Result<prometheus_http_query::Client, String> {
     use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-    // ring: builds with a C compiler alone (aws-lc needs more); no post-quantum key exchange,
-    // which Prometheus servers do not offer anyway
-    #[allow(deprecated)]
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls();
     let mut headers = HeaderMap::new();
     let var = |name: &str| std::env::var(name).map_err(|_| format!("environment variable {name} is not set"));
     if let Some(t) = &cfg.token_env {
