@@ -309,3 +309,25 @@ fn tokens_come_from_the_environment_and_never_reach_output_database_or_site() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_proxy_answering_html_is_an_error_of_that_query_not_a_crash() {
+    // a "proxy" in front of Prometheus answering 502 with an HTML page
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let body = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+            let _ = write!(s, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline(tmp.path(), port);
+    let (code, summary, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary["status"], "partial");
+    let e = errors(&tmp.path().join(".echo-health/prom.duckdb"));
+    assert_eq!(e.iter().filter(|x| x.0 == "query-failed" && x.2.contains("502") && x.2.contains("non-JSON")).count(), 4, "{e:?}");
+}

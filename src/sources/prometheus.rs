@@ -189,7 +189,7 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
             let head: String = body.chars().take(120).collect();
             out.errors.push(err(
                 cfg,
-                SourceErrorKind::BadRecord,
+                SourceErrorKind::QueryFailed,
                 location,
                 format!("HTTP {status} with a non-JSON answer (a proxy?): {head:?}"),
             ));
@@ -200,7 +200,7 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
             Err(e) => {
                 out.errors.push(err(
                     cfg,
-                    SourceErrorKind::BadRecord,
+                    SourceErrorKind::QueryFailed,
                     location,
                     format!("HTTP {status}: the answer is not valid JSON: {e}"),
                 ));

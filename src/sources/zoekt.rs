@@ -173,7 +173,7 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
             Ok(v) => v,
             Err(_) => {
                 let head: String = text.chars().take(120).collect();
-                out.errors.push(err(cfg, SourceErrorKind::BadRecord, location, format!("HTTP {status} with a non-JSON answer: {head:?}")));
+                out.errors.push(err(cfg, SourceErrorKind::QueryFailed, location, format!("HTTP {status} with a non-JSON answer: {head:?}")));
                 continue;
             }
         };
@@ -182,7 +182,7 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
             continue;
         }
         let Some(result) = v.get("Result") else {
-            out.errors.push(err(cfg, SourceErrorKind::BadRecord, location, format!("HTTP {status}: no Result in the answer")));
+            out.errors.push(err(cfg, SourceErrorKind::QueryFailed, location, format!("HTTP {status}: no Result in the answer")));
             continue;
         };
         let n = |k: &str| result.get(k).and_then(Value::as_i64).unwrap_or(0);
