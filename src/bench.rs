@@ -228,3 +228,180 @@ pub fn bench_site(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::
         css_bytes,
     })
 }
+
+/// Loopback servers for the sources benchmark: a Prometheus answering every query with one
+/// series per component name, a Zoekt answering every search with file matches spread over
+/// the components' repositories. They count the requests they answer.
+mod loopback {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Serves `answer(method, path)` as JSON on a free 127.0.0.1 port (HTTP/1.1 keep-alive).
+    pub fn serve(answer: Arc<dyn Fn(&str, &str) -> String + Send + Sync>) -> (u16, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let answer = answer.clone();
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let Ok(read) = stream.try_clone() else { return };
+                    let mut reader = BufReader::new(read);
+                    let mut stream = stream;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut parts = line.split_whitespace();
+                        let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+                        let mut len = 0usize;
+                        loop {
+                            let mut h = String::new();
+                            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if h == "\r\n" {
+                                break;
+                            }
+                            if let Some((k, v)) = h.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    len = v.trim().parse().unwrap_or(0);
+                                }
+                            }
+                        }
+                        let mut body = vec![0u8; len];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        c.fetch_add(1, Ordering::SeqCst);
+                        let text = answer(&method, &path);
+                        if write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        )
+                        .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, count)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourcesBench {
+    pub components: usize,
+    pub prometheus_queries: usize,
+    pub zoekt_queries: usize,
+    /// HTTP requests the loopback servers answered
+    pub requests: usize,
+    pub facts: usize,
+    pub errors: usize,
+    /// wall seconds of collecting both sources (concurrently, as a run does)
+    pub wall_s: f64,
+    pub cpu_s: f64,
+}
+
+/// Collects `queries` Prometheus and `queries` Zoekt queries for an organisation of
+/// `components` against loopback servers; measures the collection.
+pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -> anyhow::Result<SourcesBench> {
+    use std::sync::Arc;
+    let org = crate::synth::generate(opts);
+    org.write_to(&dir.join("catalog"))?;
+    let out = read_catalog(&[".".to_owned()], &FilesOptions::new(dir.join("catalog")));
+    let catalog = Catalog::assemble(out.docs, out.errors, out.reports);
+    let components = crate::pipeline::components_of(&catalog);
+    let now = chrono::Utc::now();
+    let ts = now.timestamp();
+
+    // Prometheus: a vector with one series per component (and a few nobody claims)
+    let mut series: Vec<String> = components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "{{\"metric\":{{\"service\":{}}},\"value\":[{ts},\"{}\"]}}",
+                serde_json::to_string(&c.name).unwrap_or_default(),
+                (i % 1000) as f64 / 1000.0
+            )
+        })
+        .collect();
+    series.extend((0..20).map(|i| format!("{{\"metric\":{{\"service\":\"unclaimed-{i}\"}},\"value\":[{ts},\"1\"]}}")));
+    let prom_body = format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"vector\",\"result\":[{}]}}}}", series.join(","));
+    let (prom_port, prom_count) = loopback::serve(Arc::new(move |_, _| prom_body.clone()));
+
+    // Zoekt: matches in every tenth component's repository (synth/<name>)
+    let files: Vec<String> = components
+        .iter()
+        .step_by(10)
+        .map(|c| {
+            format!(
+                "{{\"FileName\":\"src/Main.java\",\"Repository\":\"github.com/synth/{}\",\"Language\":\"Java\",\"LineMatches\":[{{\"Line\":\"aW1wb3J0IG9yZy5hcGFjaGUubG9nNGouTG9nZ2VyOwo=\",\"LineStart\":0,\"LineEnd\":31,\"LineNumber\":3,\"Before\":null,\"After\":null,\"FileName\":false,\"Score\":501,\"DebugScore\":\"\",\"LineFragments\":[{{\"LineOffset\":7,\"Offset\":7,\"MatchLength\":16,\"SymbolInfo\":null}}]}}],\"Checksum\":\"MTIzNDU2Nzg=\",\"Score\":5000000010}}",
+                c.name
+            )
+        })
+        .collect();
+    let zoekt_body = format!(
+        "{{\"Result\":{{\"Crashes\":0,\"FileCount\":{},\"FilesSkipped\":0,\"ShardsSkipped\":0,\"MatchCount\":{},\"Duration\":1000000,\"Files\":[{}],\"RepoURLs\":{{}},\"LineFragments\":{{}}}}}}",
+        files.len(),
+        files.len(),
+        files.join(",")
+    );
+    let (zoekt_port, zoekt_count) = loopback::serve(Arc::new(move |_, _| zoekt_body.clone()));
+
+    let prom = crate::sources::prometheus::Config {
+        name: "prometheus".into(),
+        endpoint: format!("http://127.0.0.1:{prom_port}"),
+        token_env: None,
+        username_env: None,
+        password_env: None,
+        timeout_secs: 30,
+        label_annotation: crate::sources::prometheus::DEFAULT_LABEL_ANNOTATION.into(),
+        required: false,
+        queries: (0..queries)
+            .map(|i| crate::sources::prometheus::Query {
+                name: format!("q{i}"),
+                expr: format!("sum by (service) (rate(http_requests_total{{i=\"{i}\"}}[1h]))"),
+                label: "service".into(),
+                kind: crate::sources::prometheus::QueryKind::Instant,
+                line: 1,
+            })
+            .collect(),
+    };
+    let zoekt = crate::sources::zoekt::Config {
+        name: "zoekt".into(),
+        endpoint: format!("http://127.0.0.1:{zoekt_port}"),
+        auth_header_env: None,
+        timeout_secs: 30,
+        repository_template: crate::sources::zoekt::DEFAULT_REPOSITORY_TEMPLATE.into(),
+        required: false,
+        queries: (0..queries).map(|i| crate::sources::zoekt::Query { name: format!("q{i}"), query: format!("term{i}"), line: 1 }).collect(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let before = usage();
+    let t0 = Instant::now();
+    let (p, z) = rt.block_on(async {
+        tokio::join!(crate::sources::prometheus::collect(&prom, &components, now), crate::sources::zoekt::collect(&zoekt, &components, now))
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    let after = usage();
+    Ok(SourcesBench {
+        components: components.len(),
+        prometheus_queries: queries,
+        zoekt_queries: queries,
+        requests: prom_count.load(std::sync::atomic::Ordering::SeqCst) + zoekt_count.load(std::sync::atomic::Ordering::SeqCst),
+        facts: p.facts.len() + z.facts.len(),
+        errors: p.errors.iter().chain(&z.errors).filter(|e| e.kind.severity() == "error").count(),
+        wall_s: wall,
+        cpu_s: (after.user_s - before.user_s) + (after.sys_s - before.sys_s),
+    })
+}

@@ -136,6 +136,16 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Measure collecting Prometheus and Zoekt queries for a synthetic organisation against
+    /// loopback servers (requests answered, facts, wall and CPU time).
+    #[command(name = "bench-sources", after_help = "Example:\n  echo-health bench-sources --components 10000 --queries 10")]
+    BenchSources {
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        /// Queries per source
+        #[arg(long, default_value_t = 10)]
+        queries: usize,
+    },
     /// Measure rendering the static site of a synthetic organisation with facts (CPU time,
     /// pages rewritten by a second render, page sizes).
     #[command(name = "bench-site", after_help = "Example:\n  echo-health bench-site --components 10000")]
@@ -179,6 +189,19 @@ pub fn run() -> Result<ExitCode> {
             let org = synth::generate(&synth::Options { components, teams, domains, seed });
             org.write_to(&out).with_context(|| format!("cannot write to {}", out.display()))?;
             println!("wrote {} files, {} entities, {:.1} MB to {}", org.files.len(), org.entities, org.bytes() as f64 / 1e6, out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchSources { components, queries } => {
+            let tmp = tempfile_dir("bench-sources")?;
+            let opts = synth::Options { components, teams: (components * 6 / 100).max(1), domains: 40, seed: 1 };
+            let r = bench::bench_sources(&tmp, &opts, queries);
+            let _ = std::fs::remove_dir_all(&tmp);
+            let r = r?;
+            println!("{}", serde_json::to_string(&r)?);
+            println!(
+                "{} components, {} Prometheus + {} Zoekt queries: {} HTTP requests, {} facts, {} errors; collected in {:.3} s wall ({:.3} s CPU)",
+                r.components, r.prometheus_queries, r.zoekt_queries, r.requests, r.facts, r.errors, r.wall_s, r.cpu_s
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchSite { components, dir } => {
@@ -649,4 +672,11 @@ fn cmd_plan(path: &Path, packs: &[PathBuf], run: Option<String>, format: Format)
 /// A path as an absolute path for messages.
 fn abs_path(p: &Path) -> String {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+/// A fresh working folder for a benchmark under the system's temporary folder.
+fn tempfile_dir(what: &str) -> Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("echo-health-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
 }

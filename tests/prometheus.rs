@@ -320,7 +320,11 @@ fn a_proxy_answering_html_is_an_error_of_that_query_not_a_crash() {
             let mut buf = [0u8; 8192];
             let _ = s.read(&mut buf);
             let body = "<html><body><h1>502 Bad Gateway</h1></body></html>";
-            let _ = write!(s, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = write!(
+                s,
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     let tmp = tempfile::tempdir().unwrap();

@@ -157,28 +157,32 @@ fn collect_catalog(p: &Pipeline) -> Catalog {
     catalog
 }
 
+/// The catalog's components as the signal sources see them: ref, name as written,
+/// annotations.
+pub fn components_of(catalog: &Catalog) -> Vec<crate::sources::prometheus::Component> {
+    catalog
+        .entities
+        .iter()
+        .filter(|e| e.kind.eq_ignore_ascii_case("component"))
+        .map(|e| crate::sources::prometheus::Component {
+            entity_ref: e.ref_str.clone(),
+            name: e.value.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or(&e.entity_ref.name).to_owned(),
+            annotations: e
+                .value
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.as_object())
+                .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// Runs the fact sources concurrently (file sources on blocking threads, HTTP sources as
 /// tasks).
 async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>) -> Result<Vec<SourceOutput>> {
     let known: HashSet<String> = catalog.entities.iter().map(|e| e.ref_str.clone()).collect();
     let known = std::sync::Arc::new(known);
-    let components: std::sync::Arc<Vec<crate::sources::prometheus::Component>> = std::sync::Arc::new(
-        catalog
-            .entities
-            .iter()
-            .filter(|e| e.kind.eq_ignore_ascii_case("component"))
-            .map(|e| crate::sources::prometheus::Component {
-                entity_ref: e.ref_str.clone(),
-                name: e.value.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or(&e.entity_ref.name).to_owned(),
-                annotations: e
-                    .value
-                    .pointer("/metadata/annotations")
-                    .and_then(|a| a.as_object())
-                    .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
-                    .unwrap_or_default(),
-            })
-            .collect(),
-    );
+    let components = std::sync::Arc::new(components_of(catalog));
     let mut set = tokio::task::JoinSet::new();
     for (i, src) in p.facts.iter().enumerate() {
         let known = known.clone();

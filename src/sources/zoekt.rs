@@ -173,7 +173,12 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
             Ok(v) => v,
             Err(_) => {
                 let head: String = text.chars().take(120).collect();
-                out.errors.push(err(cfg, SourceErrorKind::QueryFailed, location, format!("HTTP {status} with a non-JSON answer: {head:?}")));
+                out.errors.push(err(
+                    cfg,
+                    SourceErrorKind::QueryFailed,
+                    location,
+                    format!("HTTP {status} with a non-JSON answer: {head:?}"),
+                ));
                 continue;
             }
         };
