@@ -367,6 +367,7 @@ pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -
         timeout_secs: 30,
         label_annotation: crate::sources::prometheus::DEFAULT_LABEL_ANNOTATION.into(),
         required: false,
+        at: None,
         queries: (0..queries)
             .map(|i| crate::sources::prometheus::Query {
                 name: format!("q{i}"),

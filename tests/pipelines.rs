@@ -48,7 +48,7 @@ fn every_yaml_under_pipelines_parses() {
             }
         }
     }
-    assert_eq!(pipelines, 2, "demo.yaml and starter/pipeline.yaml");
+    assert_eq!(pipelines, 3, "demo.yaml, demo-prometheus.yaml and starter/pipeline.yaml");
     // every check pack (and the demo's exemptions) validates, SQL prepared against DuckDB
     let demo = config::load(&root.join("demo.yaml")).unwrap();
     let setup = echo_health::grade::setup(&demo).unwrap_or_else(|e| panic!("{e}")).expect("the demo grades");

@@ -85,9 +85,13 @@ fn openmetrics(now: i64) -> String {
 }
 
 fn start_prometheus(now: i64) -> Server {
+    start_prometheus_with(&openmetrics(now))
+}
+
+fn start_prometheus_with(data_om: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let om = dir.path().join("data.om");
-    std::fs::write(&om, openmetrics(now)).unwrap();
+    std::fs::write(&om, data_om).unwrap();
     let data = dir.path().join("tsdb");
     let out = Command::new("promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=720h"])
@@ -334,4 +338,39 @@ fn a_proxy_answering_html_is_an_error_of_that_query_not_a_crash() {
     assert_eq!(summary["status"], "partial");
     let e = errors(&tmp.path().join(".echo-health/prom.duckdb"));
     assert_eq!(e.iter().filter(|x| x.0 == "query-failed" && x.2.contains("502") && x.2.contains("non-JSON")).count(), 4, "{e:?}");
+}
+
+#[test]
+fn the_demo_with_prometheus_grades_its_services_on_the_shipped_data() {
+    if tools().is_none() {
+        return;
+    }
+    let server = start_prometheus_with(&std::fs::read_to_string(common::repo().join("pipelines/demo/prometheus/demo.om")).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = common::repo();
+    let text = std::fs::read_to_string(repo.join("pipelines/demo-prometheus.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:9090", &format!("127.0.0.1:{}", server.port))
+        .replace("demo/", &format!("{}/", repo.join("pipelines/demo").display()))
+        .replace("checks/default/", &format!("{}/", repo.join("pipelines/checks/default").display()))
+        .replace(
+            "output: .echo-health/demo-prometheus-out",
+            &format!("output: {}/out\ndatabase: {}/d.duckdb", tmp.path().display(), tmp.path().display()),
+        );
+    let p = tmp.path().join("demo-prometheus.yaml");
+    std::fs::write(&p, text).unwrap();
+    let (code, summary, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let conn = duckdb::Connection::open(tmp.path().join("d.duckdb")).unwrap();
+    let n = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    // every service of the demo has its error ratio and availability; 14 days of daily rates
+    assert_eq!(n("select count(*) from facts where fact = 'prometheus.error_ratio_7d'"), 32, "{summary}");
+    assert_eq!(n("select count(*) from facts where fact = 'prometheus.availability_30d'"), 32);
+    assert_eq!(n("select count(*) from facts where fact = 'prometheus.requests_per_second'"), 32 * 15);
+    assert_eq!(n("select count(*) from errors where stage = 'facts'"), 0, "every series names a demo component");
+    // the deliberately unhealthy services fail the signal checks; the others pass
+    let failing: i64 =
+        n("select count(distinct entity_ref) from check_results where check_id = 'prometheus_error_ratio' and outcome = 'fail'");
+    assert!((1..=3).contains(&failing), "{failing}");
+    assert!(n("select count(*) from check_results where check_id = 'prometheus_error_ratio' and outcome = 'pass'") > 20);
 }

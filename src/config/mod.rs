@@ -299,6 +299,16 @@ fn prometheus_source(
     let timeout_secs = o.uint("timeout_secs", errs).unwrap_or(30);
     let label_annotation = o.string("label_annotation", errs).unwrap_or_else(|| DEFAULT_LABEL_ANNOTATION.into());
     let required = o.boolean("required", errs).unwrap_or(false);
+    let at = match o.string("at", errs) {
+        Some(t) => match chrono::DateTime::parse_from_rfc3339(&t) {
+            Ok(d) => Some(d.with_timezone(&chrono::Utc)),
+            Err(e) => {
+                errs.push(line, format!("{path}.at \"{t}\" is not an RFC 3339 time (2026-12-01T00:00:00Z): {e}"));
+                None
+            }
+        },
+        None => None,
+    };
     let mut queries: Vec<Query> = Vec::new();
     let list = o.list("queries", errs);
     if list.is_empty() {
@@ -339,7 +349,7 @@ fn prometheus_source(
         q.finish(&["name", "expr", "label", "kind", "lookback_days", "step_days"], errs);
         queries.push(Query { name: qname, expr, label, kind, line: qn.line });
     }
-    Some(Config { name, endpoint, token_env, username_env, password_env, timeout_secs, label_annotation, required, queries })
+    Some(Config { name, endpoint, token_env, username_env, password_env, timeout_secs, label_annotation, required, at, queries })
 }
 
 /// Reads and validates a pipeline file; every problem is reported at once.
@@ -472,6 +482,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                             "timeout_secs",
                             "label_annotation",
                             "required",
+                            "at",
                             "queries",
                         ],
                         &mut errs,

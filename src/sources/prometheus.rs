@@ -8,7 +8,7 @@
 //! - **Auth** from environment variables only: `token_env` (bearer) or `username_env` +
 //!   `password_env` (basic). The variables' values never reach logs, errors, facts or the
 //!   database; only their names are in the pipeline file.
-//! - **Queries**: `instant` (the value at the run's time) or `range` (`lookback_days`, `step_days`
+//! - **Queries**: `instant` (the value at the run's time, or at `at` when set) or `range` (`lookback_days`, `step_days`
 //!   ≥ 1): a range query stores one dated fact per sample, so trends can use them.
 //! - **Mapping**: the series label `label` (default `service`) names the component: its
 //!   `metadata.name`, unless the component's annotation `label_annotation` (default
@@ -64,6 +64,8 @@ pub struct Config {
     pub timeout_secs: u64,
     pub label_annotation: String,
     pub required: bool,
+    /// evaluate every query at this time instead of the run's (replays, the demo's fixed data)
+    pub at: Option<DateTime<Utc>>,
     pub queries: Vec<Query>,
 }
 
@@ -128,6 +130,7 @@ fn at(ts: f64) -> DateTime<Utc> {
 
 /// Runs every query once; facts for the components their series name.
 pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>) -> SourceOutput {
+    let now = cfg.at.unwrap_or(now);
     let mut out = SourceOutput { name: cfg.name.clone(), required: cfg.required, ..Default::default() };
     let client = match client(cfg) {
         Ok(c) => c,
