@@ -270,13 +270,13 @@ fn prometheus_sections_are_validated_without_calling_anything() {
     let p = tmp.path().join("p.yaml");
     std::fs::write(
         &p,
-        "name: prom\ncatalog:\n  - type: files\n    paths: [catalog]\nfacts:\n  - type: prometheus\n    endpoint: http://user:pw@example.com\n    token_env: my-token\n    queries:\n      - name: Bad-Name\n        expr: up\n        kind: hourly\n      - name: ok\n        expr: \"\"\n",
+        "name: prom\ncatalog:\n  - type: files\n    paths: [catalog]\nfacts:\n  - type: prometheus\n    endpoint: http://user:pw@example.com\n    token_env: my-token\n    queries:\n      - name: Bad-Name\n        expr: up\n        kind: hourly\n      - name: ok\n        expr: \"\"\n  - type: zoekt\n    endpoint: zoekt.internal\n    repository_template: github.com/x\n    queries:\n      - name: log4j\n        query: \"  \"\n",
     )
     .unwrap();
     let out = common::bin().args(["validate", p.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    for want in ["without credentials", "my-token", "Bad-Name", "hourly", "expr is empty"] {
+    for want in ["without credentials", "my-token", "Bad-Name", "hourly", "expr is empty", "zoekt.internal", "{slug}", "query is empty"] {
         assert!(out.contains(want), "{want}: {out}");
     }
 }
@@ -373,4 +373,65 @@ fn the_demo_with_prometheus_grades_its_services_on_the_shipped_data() {
         n("select count(distinct entity_ref) from check_results where check_id = 'prometheus_error_ratio' and outcome = 'fail'");
     assert!((1..=3).contains(&failing), "{failing}");
     assert!(n("select count(*) from check_results where check_id = 'prometheus_error_ratio' and outcome = 'pass'") > 20);
+}
+
+/// A Prometheus-shaped fake for answers a real server gives only under load: warnings
+/// beside a result, 422 `execution`, 503 `timeout` (contracts.md §B.1).
+fn fake_prometheus() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 16384];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let (status, body) = if req.contains("warned") {
+                (
+                    "200 OK",
+                    r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"service":"checkout"},"value":[1764547200,"0.5"]}]},"warnings":["PromQL info: metric might not be a counter"]}"#,
+                )
+            } else if req.contains("heavy") {
+                (
+                    "422 Unprocessable Entity",
+                    r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}"#,
+                )
+            } else {
+                ("503 Service Unavailable", r#"{"status":"error","errorType":"timeout","error":"query timed out in query execution"}"#)
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn warnings_are_kept_and_execution_and_timeout_errors_are_recorded_per_query() {
+    let port = fake_prometheus();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline(tmp.path(), port);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let i = text.find("    queries:\n").unwrap();
+    let text = format!(
+        "{}    queries:\n      - name: warned\n        expr: warned_metric\n      - name: heavy\n        expr: heavy_metric\n      - name: slow\n        expr: slow_metric\n",
+        &text[..i]
+    );
+    std::fs::write(&p, text).unwrap();
+    let (code, summary, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary["status"], "partial");
+    let db = tmp.path().join(".echo-health/prom.duckdb");
+    let e = errors(&db);
+    let has = |k: &str, s: &str, t: &str| e.iter().any(|x| x.0 == k && x.1 == s && x.2.contains(t));
+    assert!(has("source-warning", "warning", "might not be a counter"), "{e:?}");
+    assert!(
+        has("query-failed", "error", "422") && has("query-failed", "error", "execution: query processing would load too many samples"),
+        "{e:?}"
+    );
+    assert!(has("query-failed", "error", "503") && has("query-failed", "error", "timeout: query timed out"), "{e:?}");
+    // the warned query's value is still a fact
+    assert!(facts(&db).iter().any(|f| f.0 == "component:default/checkout" && f.1 == "prometheus.warned" && f.2 == 0.5));
 }

@@ -74,6 +74,10 @@ fn answer(q: &str, real: &Option<Value>) -> (u16, Value) {
     if q == "incomplete" {
         result["FilesSkipped"] = json!(3);
     }
+    if q == "everywhere" {
+        // a shard stopped at its default limit: real Zoekt sets no skip counter for it
+        result["MatchCount"] = json!(100_000);
+    }
     result["Files"] = files;
     result["RepoURLs"] = json!({});
     result["LineFragments"] = json!({});
@@ -183,7 +187,8 @@ fn pipeline(dir: &Path, port: u16) -> std::path::PathBuf {
              \x20     - name: log4j_refs\n        query: 'lang:java \"org.apache.log4j\"'\n\
              \x20     - name: nothing\n        query: no-such-thing\n\
              \x20     - name: broken\n        query: '(( unbalanced'\n\
-             \x20     - name: partial\n        query: incomplete\n"
+             \x20     - name: partial\n        query: incomplete\n\
+             \x20     - name: capped\n        query: everywhere\n"
         ),
     )
     .unwrap();
@@ -202,7 +207,7 @@ fn searches_are_counted_per_repository_and_attributed_to_components_and_monorepo
 
     // one search per declared query, in the contract's shape
     let requests = log.lock().unwrap().clone();
-    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert_eq!(requests.len(), 5, "{requests:?}");
     for (method, path, body) in &requests {
         assert_eq!((method.as_str(), path.as_str()), ("POST", "/api/search"));
         let b: Value = serde_json::from_str(body).unwrap();
@@ -231,6 +236,7 @@ fn searches_are_counted_per_repository_and_attributed_to_components_and_monorepo
     // errors and incomplete results store nothing
     assert_eq!(fact("component:default/payments", "zoekt.broken"), None);
     assert_eq!(fact("component:default/payments", "zoekt.partial"), None);
+    assert_eq!(fact("component:default/payments", "zoekt.capped"), None, "a count that may be cut is not stored");
     // evidence: the query, the endpoint and the files behind the count
     let ev: String = conn
         .query_row("select evidence from facts where entity_ref = 'component:default/billing' and fact = 'zoekt.log4j_refs'", [], |r| {
@@ -245,6 +251,7 @@ fn searches_are_counted_per_repository_and_attributed_to_components_and_monorepo
     let has = |k: &str, s: &str, t: &str| errors.iter().any(|e| e.0 == k && e.1 == s && e.2.contains(t));
     assert!(has("query-failed", "error", "missing close paren"), "{errors:?}");
     assert!(has("query-failed", "error", "incomplete result"), "{errors:?}");
+    assert!(has("query-failed", "error", "per-shard limit"), "{errors:?}");
     assert!(has("unmatched", "warning", "github.com/acme/orphan: 5"), "unowned repositories are reported: {errors:?}");
     assert!(has("unmatched", "warning", "outside every component's path"), "{errors:?}");
 }

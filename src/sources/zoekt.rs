@@ -31,6 +31,8 @@ use super::prometheus::Component;
 use super::{Fact, FactValue, SourceError, SourceErrorKind, SourceOutput};
 
 pub const DEFAULT_REPOSITORY_TEMPLATE: &str = "github.com/{slug}";
+/// Zoekt's default per-shard match limit, applied even when a request asks for none.
+const SHARD_MATCH_CAP: i64 = 100_000;
 /// File paths kept in a fact's evidence.
 const EVIDENCE_FILES: usize = 5;
 
@@ -192,6 +194,21 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
         };
         let n = |k: &str| result.get(k).and_then(Value::as_i64).unwrap_or(0);
         let (skipped_files, skipped_shards, crashes) = (n("FilesSkipped"), n("ShardsSkipped"), n("Crashes"));
+        // each shard stops at 100,000 matches even when asked for no limit, without saying so
+        let capped = n("MatchCount") >= SHARD_MATCH_CAP;
+        if capped {
+            out.errors.push(err(
+                cfg,
+                SourceErrorKind::QueryFailed,
+                location,
+                format!(
+                    "{} matches reach Zoekt's per-shard limit ({SHARD_MATCH_CAP}): the count may be cut, none stored for {}",
+                    n("MatchCount"),
+                    q.name
+                ),
+            ));
+            continue;
+        }
         if skipped_files > 0 || skipped_shards > 0 || crashes > 0 {
             out.errors.push(err(
                 cfg,
