@@ -238,8 +238,11 @@ mod loopback {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    /// What a loopback server answers to (method, path).
+    pub type Answer = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
     /// Serves `answer(method, path)` as JSON on a free 127.0.0.1 port (HTTP/1.1 keep-alive).
-    pub fn serve(answer: Arc<dyn Fn(&str, &str) -> String + Send + Sync>) -> (u16, Arc<AtomicUsize>) {
+    pub fn serve(answer: Answer) -> (u16, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let count = Arc::new(AtomicUsize::new(0));
