@@ -229,19 +229,21 @@ pub fn bench_site(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::
     })
 }
 
-/// Loopback servers for the sources benchmark: a Prometheus answering every query with one
-/// series per component name, a Zoekt answering every search with file matches spread over
-/// the components' repositories. They count the requests they answer.
-mod loopback {
+/// Loopback JSON servers for the sources benchmark (a Prometheus answering every query with
+/// one series per component name, a Zoekt answering every search with file matches spread
+/// over the components' repositories) and for the fakes of the tests. They count the
+/// requests they answer.
+pub mod loopback {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// What a loopback server answers to (method, path).
-    pub type Answer = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+    /// What a loopback server answers to (method, path, body): the HTTP status and a JSON text.
+    pub type Answer = Arc<dyn Fn(&str, &str, &str) -> (u16, String) + Send + Sync>;
 
-    /// Serves `answer(method, path)` as JSON on a free 127.0.0.1 port (HTTP/1.1 keep-alive).
+    /// Serves `answer(method, path, body)` as JSON on a free 127.0.0.1 port (HTTP/1.1
+    /// keep-alive).
     pub fn serve(answer: Answer) -> (u16, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -282,10 +284,19 @@ mod loopback {
                             return;
                         }
                         c.fetch_add(1, Ordering::SeqCst);
-                        let text = answer(&method, &path);
+                        let (status, text) = answer(&method, &path, &String::from_utf8_lossy(&body));
+                        let reason = match status {
+                            200 => "OK",
+                            400 => "Bad Request",
+                            404 => "Not Found",
+                            405 => "Method Not Allowed",
+                            422 => "Unprocessable Entity",
+                            503 => "Service Unavailable",
+                            _ => "Status",
+                        };
                         if write!(
                             stream,
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
                             text.len()
                         )
                         .is_err()
@@ -340,7 +351,7 @@ pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -
         .collect();
     series.extend((0..20).map(|i| format!("{{\"metric\":{{\"service\":\"unclaimed-{i}\"}},\"value\":[{ts},\"1\"]}}")));
     let prom_body = format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"vector\",\"result\":[{}]}}}}", series.join(","));
-    let (prom_port, prom_count) = loopback::serve(Arc::new(move |_, _| prom_body.clone()));
+    let (prom_port, prom_count) = loopback::serve(Arc::new(move |_, _, _| (200, prom_body.clone())));
 
     // Zoekt: matches in every tenth component's repository (synth/<name>)
     let files: Vec<String> = components
@@ -359,7 +370,7 @@ pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -
         files.len(),
         files.join(",")
     );
-    let (zoekt_port, zoekt_count) = loopback::serve(Arc::new(move |_, _| zoekt_body.clone()));
+    let (zoekt_port, zoekt_count) = loopback::serve(Arc::new(move |_, _, _| (200, zoekt_body.clone())));
 
     let prom = crate::sources::prometheus::Config {
         name: "prometheus".into(),

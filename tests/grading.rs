@@ -724,3 +724,36 @@ where o.entities is distinct from r.entities
     or o.failing_checks::varchar is distinct from r.failing_checks::varchar
     or o.worst::varchar is distinct from r.worst::varchar
 "#;
+
+/// 005 turns each grading's list of outcome codes into a string and next_missing into a
+/// view; gradings stored before it read the same through check_results afterwards.
+#[test]
+fn outcome_lists_become_strings_and_read_the_same() {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    for (_, _, ddl) in &echo_health::store::sql::SCHEMA[..4] {
+        conn.execute_batch(ddl).unwrap();
+    }
+    conn.execute_batch(
+        "insert into grades (grading_id, run_id, entity_ref, level_index, coverage, passed, failed, unknown, exempt, applicable, outcomes)
+             values ('g', 'r', 'component:default/a', -1, 0.5, 1, 1, 1, 0, 3, ['P', 'F', NULL, 'U']);
+         insert into grading_checks values ('g', 1, 'c1', 'bronze', 0, 1), ('g', 2, 'c2', 'bronze', 0, 1), ('g', 3, 'cx', 'bronze', 0, 1), ('g', 4, 'c3', 'silver', 1, 1);
+         insert into result_details values ('g', 'component:default/a', 'c3', ['github.x'], null);",
+    )
+    .unwrap();
+    let read = |conn: &duckdb::Connection| -> Vec<(String, String, Option<String>)> {
+        let mut st =
+            conn.prepare("select check_id, outcome, array_to_string(missing_facts, ',') from check_results order by check_id").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let before = read(&conn);
+    assert_eq!(before.len(), 3);
+    conn.execute_batch(echo_health::store::sql::SCHEMA[4].2).unwrap();
+    assert_eq!(read(&conn), before);
+    let codes: String = conn.query_row("select outcomes from grades", [], |r| r.get(0)).unwrap();
+    assert_eq!(codes, "PF-U");
+    let next: Vec<(String, String)> = {
+        let mut st = conn.prepare("select check_id, outcome from next_level_checks").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(next, vec![("c2".to_owned(), "fail".to_owned())], "the silver unknown is not in the way of bronze");
+}

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -84,71 +84,25 @@ fn answer(q: &str, real: &Option<Value>) -> (u16, Value) {
     (200, json!({"Result": result}))
 }
 
-/// Starts the fake on a free port; returns it and the request log.
+/// Starts the fake on a free port (the project's loopback JSON server); returns it and the
+/// request log.
 fn fake_zoekt(real: Option<Value>) -> (u16, Log) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let log: Log = Arc::default();
     let l = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let l = l.clone();
-            let real = real.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut stream = stream;
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = request_line.split_whitespace();
-                    let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h == "\r\n" {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                len = v.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0u8; len];
-                    reader.read_exact(&mut body).unwrap();
-                    let body = String::from_utf8_lossy(&body).to_string();
-                    l.lock().unwrap().push((method.clone(), path.clone(), body.clone()));
-                    let (status, v) = if method != "POST" {
-                        (405, json!({"Error": format!("method {method} not allowed")}))
-                    } else if path != "/api/search" {
-                        (404, json!({"Error": "not found"}))
-                    } else {
-                        match serde_json::from_str::<Value>(&body) {
-                            Ok(req) => answer(req.get("Q").and_then(Value::as_str).unwrap_or(""), &real),
-                            Err(e) => (400, json!({"Error": format!("bad JSON: {e}")})),
-                        }
-                    };
-                    let text = v.to_string();
-                    let reason = match status {
-                        200 => "OK",
-                        400 => "Bad Request",
-                        404 => "Not Found",
-                        _ => "Method Not Allowed",
-                    };
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                        text.len()
-                    );
-                }
-            });
-        }
-    });
+    let (port, _) = echo_health::bench::loopback::serve(Arc::new(move |method: &str, path: &str, body: &str| {
+        l.lock().unwrap().push((method.to_owned(), path.to_owned(), body.to_owned()));
+        let (status, v) = if method != "POST" {
+            (405, json!({"Error": format!("method {method} not allowed")}))
+        } else if path != "/api/search" {
+            (404, json!({"Error": "not found"}))
+        } else {
+            match serde_json::from_str::<Value>(body) {
+                Ok(req) => answer(req.get("Q").and_then(Value::as_str).unwrap_or(""), &real),
+                Err(e) => (400, json!({"Error": format!("bad JSON: {e}")})),
+            }
+        };
+        (status, v.to_string())
+    }));
     (port, log)
 }
 
