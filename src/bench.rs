@@ -239,11 +239,26 @@ pub mod loopback {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// What a loopback server answers to (method, path, body): the HTTP status and a JSON text.
-    pub type Answer = Arc<dyn Fn(&str, &str, &str) -> (u16, String) + Send + Sync>;
+    /// A request a loopback server received.
+    pub struct Request {
+        pub method: String,
+        /// path and query, as sent
+        pub path: String,
+        /// (name lower-cased, value)
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
 
-    /// Serves `answer(method, path, body)` as JSON on a free 127.0.0.1 port (HTTP/1.1
-    /// keep-alive).
+    impl Request {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// What a loopback server answers to a request: the HTTP status and a JSON text.
+    pub type Answer = Arc<dyn Fn(&Request) -> (u16, String) + Send + Sync>;
+
+    /// Serves `answer(request)` as JSON on a free 127.0.0.1 port (HTTP/1.1 keep-alive).
     pub fn serve(answer: Answer) -> (u16, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -265,6 +280,7 @@ pub mod loopback {
                         let mut parts = line.split_whitespace();
                         let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
                         let mut len = 0usize;
+                        let mut headers = Vec::new();
                         loop {
                             let mut h = String::new();
                             if reader.read_line(&mut h).unwrap_or(0) == 0 {
@@ -277,6 +293,7 @@ pub mod loopback {
                                 if k.eq_ignore_ascii_case("content-length") {
                                     len = v.trim().parse().unwrap_or(0);
                                 }
+                                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
                             }
                         }
                         let mut body = vec![0u8; len];
@@ -284,7 +301,8 @@ pub mod loopback {
                             return;
                         }
                         c.fetch_add(1, Ordering::SeqCst);
-                        let (status, text) = answer(&method, &path, &String::from_utf8_lossy(&body));
+                        let request = Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+                        let (status, text) = answer(&request);
                         let reason = match status {
                             200 => "OK",
                             400 => "Bad Request",
@@ -351,7 +369,7 @@ pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -
         .collect();
     series.extend((0..20).map(|i| format!("{{\"metric\":{{\"service\":\"unclaimed-{i}\"}},\"value\":[{ts},\"1\"]}}")));
     let prom_body = format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"vector\",\"result\":[{}]}}}}", series.join(","));
-    let (prom_port, prom_count) = loopback::serve(Arc::new(move |_, _, _| (200, prom_body.clone())));
+    let (prom_port, prom_count) = loopback::serve(Arc::new(move |_: &loopback::Request| (200, prom_body.clone())));
 
     // Zoekt: matches in every tenth component's repository (synth/<name>)
     let files: Vec<String> = components
@@ -370,7 +388,7 @@ pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -
         files.len(),
         files.join(",")
     );
-    let (zoekt_port, zoekt_count) = loopback::serve(Arc::new(move |_, _, _| (200, zoekt_body.clone())));
+    let (zoekt_port, zoekt_count) = loopback::serve(Arc::new(move |_: &loopback::Request| (200, zoekt_body.clone())));
 
     let prom = crate::sources::prometheus::Config {
         name: "prometheus".into(),

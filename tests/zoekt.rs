@@ -89,7 +89,8 @@ fn answer(q: &str, real: &Option<Value>) -> (u16, Value) {
 fn fake_zoekt(real: Option<Value>) -> (u16, Log) {
     let log: Log = Arc::default();
     let l = log.clone();
-    let (port, _) = echo_health::bench::loopback::serve(Arc::new(move |method: &str, path: &str, body: &str| {
+    let (port, _) = echo_health::bench::loopback::serve(Arc::new(move |r: &echo_health::bench::loopback::Request| {
+        let (method, path, body) = (r.method.as_str(), r.path.as_str(), r.body.as_str());
         l.lock().unwrap().push((method.to_owned(), path.to_owned(), body.to_owned()));
         let (status, v) = if method != "POST" {
             (405, json!({"Error": format!("method {method} not allowed")}))

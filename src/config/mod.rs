@@ -139,6 +139,8 @@ pub enum FactSource {
     Prometheus(crate::sources::prometheus::Config),
     /// Named code searches against a Zoekt webserver (`zoekt.<name>`, `zoekt.<name>_files`).
     Zoekt(crate::sources::zoekt::Config),
+    /// Code health of the components' CodeScene projects (`codescene.*`).
+    CodeScene(crate::sources::codescene::Config),
 }
 
 impl FactSource {
@@ -155,6 +157,7 @@ impl FactSource {
                 .flat_map(|q| [format!("zoekt.{}", q.name), format!("zoekt.{}_files", q.name)])
                 .map(|f| (f, crate::grade::sqlexpr::FactType::Number))
                 .collect(),
+            FactSource::CodeScene(_) => crate::sources::codescene::FACTS.iter().map(|(f, t)| ((*f).to_owned(), *t)).collect(),
         }
     }
 }
@@ -235,6 +238,57 @@ fn endpoint(o: &mut Obj<'_>, path: &str, line: usize, errs: &mut Errs<'_>) -> St
         }
     }
     endpoint
+}
+
+/// A `type: codescene` fact source.
+fn codescene_source(o: &mut Obj<'_>, path: &str, line: usize, i: usize, errs: &mut Errs<'_>) -> Option<crate::sources::codescene::Config> {
+    let name = o.string("name", errs).unwrap_or_else(|| if i == 0 { "codescene".into() } else { format!("codescene-{}", i + 1) });
+    let base_url = {
+        let e = o.required_string("base_url", errs).unwrap_or_default();
+        if !e.is_empty() {
+            match url::Url::parse(&e) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
+                Ok(_) => errs.push(
+                    line,
+                    format!("{path}.base_url must be an http(s) URL without credentials (they come from environment variables)"),
+                ),
+                Err(err) => errs.push(line, format!("{path}.base_url \"{e}\" is not a URL: {err}")),
+            }
+        }
+        e
+    };
+    let api_version = match o.uint("api_version", errs).unwrap_or(2) {
+        v @ (1 | 2) => v as u8,
+        v => {
+            errs.push(line, format!("{path}.api_version {v} is not 1 (on-prem, basic auth) or 2 (bearer token)"));
+            2
+        }
+    };
+    let token_env = env_name(o, "token_env", path, line, errs);
+    let username_env = env_name(o, "username_env", path, line, errs);
+    let password_env = env_name(o, "password_env", path, line, errs);
+    if api_version == 2 && token_env.is_none() {
+        errs.push(line, format!("{path}: API v2 needs token_env (the name of the variable holding the token)"));
+    }
+    if api_version == 1 && (username_env.is_none() || password_env.is_none()) {
+        errs.push(line, format!("{path}: API v1 needs username_env and password_env"));
+    }
+    let timeout_secs = o.uint("timeout_secs", errs).unwrap_or(30);
+    let concurrency = o.uint("concurrency", errs).unwrap_or(4).clamp(1, 64) as usize;
+    let max_analysis_age_days = o.uint("max_analysis_age_days", errs).unwrap_or(14);
+    let required = o.boolean("required", errs).unwrap_or(false);
+    Some(crate::sources::codescene::Config {
+        name,
+        base_url,
+        api_version,
+        token_env,
+        username_env,
+        password_env,
+        timeout_secs,
+        concurrency,
+        max_analysis_age_days,
+        required,
+    })
 }
 
 /// A `type: zoekt` fact source.
@@ -497,8 +551,32 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                         &mut errs,
                     );
                 }
+                Some("codescene") => {
+                    if let Some(c) = codescene_source(&mut o, &path, n.line, i, &mut errs) {
+                        facts.push(FactSource::CodeScene(c));
+                    }
+                    o.finish(
+                        &[
+                            "type",
+                            "name",
+                            "base_url",
+                            "api_version",
+                            "token_env",
+                            "username_env",
+                            "password_env",
+                            "timeout_secs",
+                            "concurrency",
+                            "max_analysis_age_days",
+                            "required",
+                        ],
+                        &mut errs,
+                    );
+                }
                 Some(other) => {
-                    errs.push(n.line, format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus, zoekt)"));
+                    errs.push(
+                        n.line,
+                        format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus, zoekt, codescene)"),
+                    );
                 }
                 None => {}
             }

@@ -199,6 +199,10 @@ async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>) 
                 let components = components.clone();
                 set.spawn(async move { (i, crate::sources::zoekt::collect(&cfg, &components, started).await) });
             }
+            FactSource::CodeScene(cfg) => {
+                let components = components.clone();
+                set.spawn(async move { (i, crate::sources::codescene::collect(&cfg, &components, started).await) });
+            }
         }
     }
     let mut outs = Vec::new();

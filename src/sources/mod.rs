@@ -3,6 +3,7 @@
 //! it met. Sources gather; they never grade and never render. A source that fails produces
 //! no facts (facts are absent, never zero) and its errors are recorded with the run.
 
+pub mod codescene;
 pub mod facts_files;
 pub mod prometheus;
 pub mod zoekt;
