@@ -350,3 +350,44 @@ fn a_pipeline_adds_a_report_without_recompiling_and_bad_definitions_are_reported
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("bad.sql") && stderr.contains("nosuchcolumn"), "{stderr}");
 }
+
+#[test]
+fn long_lists_are_cut_with_a_count_so_no_page_grows_past_its_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("catalog")).unwrap();
+    let mut cat = String::from(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: big\nspec:\n  owner: team-a\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: core-lib\nspec:\n  type: library\n  lifecycle: production\n  owner: team-a\n  system: big\n",
+    );
+    for i in 0..350 {
+        cat += &format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i:03}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n  system: big\n  dependsOn: [component:core-lib]\n"
+        );
+    }
+    std::fs::write(tmp.path().join("catalog/catalog-info.yaml"), cat).unwrap();
+    let packs = repo().join("pipelines/checks/default");
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "name: big\ncatalog:\n  - type: files\n    paths: [catalog]\ngrading:\n  checks: [{}]\n",
+            packs.join("catalog.yaml").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let site = tmp.path().join(".echo-health/big-out/site");
+    let lib = std::fs::read_to_string(site.join("component/default/core-lib.html")).unwrap();
+    assert_eq!(lib.matches("<li>dependencyOf ").count(), 100, "the first 100 relations");
+    assert!(lib.contains("250 more relations are not listed"), "the rest counted");
+    for page in ["system/default/big.html", "group/default/team-a.html"] {
+        let html = std::fs::read_to_string(site.join(page)).unwrap();
+        assert!(html.contains("51 more components, at higher levels, are not listed"), "{page}");
+    }
+    for f in html_files(&site) {
+        let n = std::fs::metadata(&f).unwrap().len();
+        assert!(n <= 200 * 1024, "{} is {n} bytes", f.display());
+    }
+}

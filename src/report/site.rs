@@ -15,6 +15,9 @@ use super::svg::{self, Node, Segment};
 /// Rows of a long list per page (check pages are split into numbered pages beyond this,
 /// which keeps every page under 200 KB).
 pub const PAGE_ROWS: usize = 700;
+/// Relations listed on an entity page (the rest are counted): a library every service
+/// depends on would otherwise make a page of thousands of rows.
+pub const RELATIONS_SHOWN: usize = 100;
 /// Rows of an index page (domains, systems, teams) per page.
 pub const INDEX_ROWS: usize = 300;
 /// Components listed on a team page before child groups' components are left to their pages.
@@ -188,8 +191,10 @@ pub struct ScopePage {
     pub children_title: String,
     pub children: Vec<ScopeRow>,
     pub components: Vec<ComponentRow>,
-    /// components of the scope not listed here (they are on child groups' pages)
-    pub components_elsewhere: usize,
+    /// what the components list leaves out, if anything
+    pub components_note: Option<String>,
+    /// subdomains, systems or child groups not listed (beyond INDEX_ROWS)
+    pub children_more: usize,
     pub actions: Vec<ActionRow>,
     pub expiring: Vec<ExemptionRow>,
     pub diagram: Option<String>,
@@ -250,6 +255,8 @@ pub struct EntityPage {
     pub counts: String,
     pub checks: Vec<CheckRow>,
     pub relations: Vec<RelRow>,
+    /// relations beyond the first RELATIONS_SHOWN (a library everyone depends on)
+    pub relations_more: usize,
     pub diagram: String,
 }
 
@@ -853,8 +860,23 @@ impl<'a> Site<'a> {
             let lb = d.grades.get(*b).map(|g| g.level_index).unwrap_or(-1);
             la.cmp(&lb).then(a.cmp(b))
         });
+        // long lists stay readable (and pages under 200 KB): the lowest levels first, the rest
+        // counted; a team's child groups' components are on their own pages
+        let listed_len = listed.len();
+        listed.truncate(TEAM_ROWS);
         let components: Vec<ComponentRow> = listed.iter().map(|r| self.component_row(&root, r)).collect();
-        let components_elsewhere = if scope == "domain" { 0 } else { members.len() - components.len() };
+        let (elsewhere, cut) = if scope == "domain" { (0, 0) } else { (members.len() - listed_len, listed_len - listed.len()) };
+        let mut notes = Vec::new();
+        if elsewhere > 0 {
+            notes.push(format!("{elsewhere} components of child groups are listed on their pages."));
+        }
+        if cut > 0 {
+            notes.push(format!("{cut} more components, at higher levels, are not listed (the tables export has them all)."));
+        }
+        let components_note = (!notes.is_empty()).then(|| notes.join(" "));
+        let children_more = children.len().saturating_sub(INDEX_ROWS);
+        let mut children = children;
+        children.truncate(INDEX_ROWS);
         let member_set: BTreeSet<&str> = members.iter().copied().collect();
         let horizon = self.today + chrono::Duration::days(EXPIRING_DAYS);
         let expiring = d
@@ -888,7 +910,8 @@ impl<'a> Site<'a> {
                 children_title,
                 children,
                 components,
-                components_elsewhere,
+                components_note,
+                children_more,
                 actions: self.actions(&root, &members),
                 expiring,
                 diagram,
@@ -994,6 +1017,7 @@ impl<'a> Site<'a> {
         let checks: Vec<CheckRow> = checks.into_iter().map(|(_, c)| c).collect();
         // relations, both directions
         let mut relations = Vec::new();
+        let mut relations_more = 0usize;
         let mut inbound = Vec::new();
         let mut outbound = Vec::new();
         let node = |r: &str| {
@@ -1006,11 +1030,15 @@ impl<'a> Site<'a> {
             if !(dir_out || dir_in) {
                 continue;
             }
-            relations.push(RelRow {
-                relation: rel.clone(),
-                link: self.link(&root, t),
-                level: d.grades.get(t).map(|g| self.badge(g.level_index)),
-            });
+            if relations.len() >= RELATIONS_SHOWN {
+                relations_more += 1;
+            } else {
+                relations.push(RelRow {
+                    relation: rel.clone(),
+                    link: self.link(&root, t),
+                    level: d.grades.get(t).map(|g| self.badge(g.level_index)),
+                });
+            }
             if dir_out && outbound.len() < 12 {
                 outbound.push((node(t), rel.clone()));
             }
@@ -1060,6 +1088,7 @@ impl<'a> Site<'a> {
                     .unwrap_or_default(),
                 checks,
                 relations,
+                relations_more,
                 diagram,
                 base,
             })),
