@@ -26,6 +26,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("overview.html", include_str!("../../templates/overview.html")),
     ("scope.html", include_str!("../../templates/scope.html")),
     ("entity.html", include_str!("../../templates/entity.html")),
+    ("check_row.html", include_str!("../../templates/check_row.html")),
     ("check.html", include_str!("../../templates/check.html")),
     ("quality.html", include_str!("../../templates/quality.html")),
     ("index.html", include_str!("../../templates/index.html")),
@@ -118,7 +119,7 @@ pub struct SiteStats {
 }
 
 /// Renders every page of a loaded run into memory: (path, bytes).
-pub fn render_pages(env: &Environment, data: &data::RunData) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn render_pages(env: &Environment<'static>, data: &data::RunData) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     render_all(env, data, None, &[], &mut |path, bytes| {
         out.push((path.to_owned(), bytes.to_vec()));
@@ -130,13 +131,14 @@ pub fn render_pages(env: &Environment, data: &data::RunData) -> Result<Vec<(Stri
 /// Renders every page, handing each (path, bytes) to `sink` as soon as it is rendered (one
 /// buffer is reused: the site is never held in memory whole).
 fn render_all(
-    env: &Environment,
+    env: &Environment<'static>,
     data: &data::RunData,
     conn: Option<&duckdb::Connection>,
     custom: &[custom::CustomReport],
     sink: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
 ) -> Result<()> {
     let mut s = site::Site::new(data);
+    s.env = Some(env);
     s.custom = custom.iter().map(|r| (r.title.clone(), r.page.clone())).collect();
     let pages = s.pages();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);

@@ -211,6 +211,15 @@ pub struct Evidence {
     pub observed_at: Option<minijinja::Value>,
 }
 
+/// A row of an entity page's checks: rendered already (a row that reads no fact is the same
+/// on every page) or the values to render.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Row {
+    Html(minijinja::Value),
+    Full(CheckRow),
+}
+
 #[derive(Serialize)]
 pub struct CheckRow {
     /// the check's link, as escaped HTML (built once per check)
@@ -253,7 +262,7 @@ pub struct EntityPage {
     pub score: String,
     pub coverage: String,
     pub counts: String,
-    pub checks: Vec<CheckRow>,
+    pub checks: Vec<Row>,
     pub relations: Vec<RelRow>,
     /// relations beyond the first RELATIONS_SHOWN (a library everyone depends on)
     pub relations_more: usize,
@@ -399,6 +408,10 @@ pub struct Site<'a> {
     /// per page depth: entity ref → its diagram label and page
     #[allow(clippy::type_complexity)]
     parts_cache: std::cell::RefCell<Vec<HashMap<String, (std::rc::Rc<str>, Option<std::rc::Rc<str>>)>>>,
+    /// the templates, when rows are rendered once and shared (None: every row in its page)
+    pub env: Option<&'a minijinja::Environment<'static>>,
+    /// (check, outcome code) → the rendered row of a check that reads no fact
+    row_cache: std::cell::RefCell<HashMap<(usize, u8), minijinja::Value>>,
     /// per page depth: entity ref → its link
     link_cache: std::cell::RefCell<Vec<HashMap<String, Link>>>,
     /// "none", then each level of the ladder
@@ -528,6 +541,8 @@ impl<'a> Site<'a> {
             system_components,
             link_cache: Default::default(),
             parts_cache: Default::default(),
+            env: None,
+            row_cache: Default::default(),
             badges: std::iter::once(Link(minijinja::Value::from_safe_string("<span class=\"badge level-none\">none</span>".into())))
                 .chain(data.ladder.iter().enumerate().map(|(i, l)| {
                     Link(minijinja::Value::from_safe_string(format!("<span class=\"badge level-{}\">{}</span>", i.min(5), svg::esc(l))))
@@ -971,39 +986,57 @@ impl<'a> Site<'a> {
                     _ => continue,
                 };
                 let detail = d.details.get(&e.entity_ref).and_then(|m| m.get(&c.id));
-                let evidence = c
-                    .facts
-                    .iter()
-                    .map(|f| match facts.and_then(|m| m.get(f)) {
-                        Some(x) => Evidence {
-                            fact: x.fact.clone(),
-                            value: Some(x.value.clone()),
-                            source: Some(x.source.clone()),
-                            observed_at: Some(x.observed_at.clone()),
-                        },
-                        None => Evidence {
-                            fact: self.fact_names.get(f).cloned().unwrap_or_else(|| minijinja::Value::from(f.as_str())),
-                            value: None,
-                            source: None,
-                            observed_at: None,
-                        },
-                    })
-                    .collect();
-                checks.push((
-                    self.check_level_index[i],
-                    CheckRow {
-                        check: self.check_html[i].clone(),
-                        level: self.check_level[i].clone(),
-                        outcome,
-                        evidence,
-                        missing: detail.map(|d| d.0.clone()).unwrap_or_default(),
-                        error: detail.and_then(|d| d.1.clone()),
-                        remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| self.check_fix[i].clone()),
-                        exemption: exemptions
-                            .get(c.id.as_str())
-                            .map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
-                    },
-                ));
+                let exemption = exemptions.get(c.id.as_str());
+                let code = g.outcomes.get(i).copied().unwrap_or(b'-');
+                let build = || CheckRow {
+                    check: self.check_html[i].clone(),
+                    level: self.check_level[i].clone(),
+                    outcome,
+                    evidence: c
+                        .facts
+                        .iter()
+                        .map(|f| match facts.and_then(|m| m.get(f)) {
+                            Some(x) => Evidence {
+                                fact: x.fact.clone(),
+                                value: Some(x.value.clone()),
+                                source: Some(x.source.clone()),
+                                observed_at: Some(x.observed_at.clone()),
+                            },
+                            None => Evidence {
+                                fact: self.fact_names.get(f).cloned().unwrap_or_else(|| minijinja::Value::from(f.as_str())),
+                                value: None,
+                                source: None,
+                                observed_at: None,
+                            },
+                        })
+                        .collect(),
+                    missing: detail.map(|d| d.0.clone()).unwrap_or_default(),
+                    error: detail.and_then(|d| d.1.clone()),
+                    remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| self.check_fix[i].clone()),
+                    exemption: exemption.map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
+                };
+                // a row that reads no fact and says nothing of its own is the same on every page
+                let shared = c.facts.is_empty() && detail.is_none() && exemption.is_none() && root == "../../";
+                let row = match (self.env, shared) {
+                    (Some(env), true) => {
+                        let cached = self.row_cache.borrow().get(&(i, code)).cloned();
+                        match cached {
+                            Some(v) => Row::Html(v),
+                            // a row that fails to render here is left to its page, where the
+                            // error surfaces with the page's name
+                            None => match env.get_template("check_row.html").and_then(|t| t.render(minijinja::context! { c => build() })) {
+                                Ok(html) => {
+                                    let v = minijinja::Value::from_safe_string(html);
+                                    self.row_cache.borrow_mut().insert((i, code), v.clone());
+                                    Row::Html(v)
+                                }
+                                Err(_) => Row::Full(build()),
+                            },
+                        }
+                    }
+                    _ => Row::Full(build()),
+                };
+                checks.push((self.check_level_index[i], outcome, row));
             }
         }
         // blocking first, then by level, then as defined
@@ -1013,8 +1046,8 @@ impl<'a> Site<'a> {
             "exempt" => 2,
             _ => 3,
         };
-        checks.sort_by_key(|(level, c)| (rank(c.outcome), *level));
-        let checks: Vec<CheckRow> = checks.into_iter().map(|(_, c)| c).collect();
+        checks.sort_by_key(|(level, outcome, _)| (rank(outcome), *level));
+        let checks: Vec<Row> = checks.into_iter().map(|(_, _, c)| c).collect();
         // relations, both directions
         let mut relations = Vec::new();
         let mut relations_more = 0usize;
