@@ -190,8 +190,8 @@ pub struct RunData {
     pub grades: HashMap<String, Grade>,
     /// entity → check → missing facts or error
     pub details: HashMap<String, HashMap<String, (String, Option<String>)>>,
-    /// entity → fact name → latest fact
-    pub facts: HashMap<String, BTreeMap<String, Fact>>,
+    /// entity → its latest facts (a few per entity: looked up by name)
+    pub facts: HashMap<String, Vec<Fact>>,
     /// scope ref (a domain, system or group ref: the kind tells the scope) → roll-up
     pub rollups: HashMap<String, Rollup>,
     /// newest first, this run included
@@ -368,26 +368,52 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
-    let mut facts: HashMap<String, BTreeMap<String, Fact>> = HashMap::default();
+    let mut facts: HashMap<String, Vec<Fact>> = HashMap::default();
     {
+        // names, sources and times repeat across thousands of facts: one shared value each,
+        // read without allocating when already known
         let mut interned: HashMap<String, minijinja::Value> = HashMap::default();
-        let mut intern = |s: String| interned.entry(s).or_insert_with_key(|k| minijinja::Value::from(k.as_str())).clone();
+        let mut times: HashMap<i64, minijinja::Value> = HashMap::default();
+        fn text<'r>(r: &'r duckdb::Row<'_>, i: usize) -> duckdb::Result<&'r str> {
+            match r.get_ref(i)? {
+                duckdb::types::ValueRef::Text(b) => Ok(std::str::from_utf8(b).unwrap_or_default()),
+                _ => Ok(""),
+            }
+        }
+        let mut intern = |s: &str| match interned.get(s) {
+            Some(v) => v.clone(),
+            None => {
+                let v = minijinja::Value::from(s);
+                interned.insert(s.to_owned(), v.clone());
+                v
+            }
+        };
         let mut st = conn.prepare(sql::REPORT_FACTS)?;
         let mut q = st.query(params![run_id, grading_as_of])?;
         while let Some(r) = q.next()? {
-            let ty: String = r.get(3)?;
-            let value = match ty.as_str() {
+            let value = match text(r, 3)? {
                 "number" => r.get::<_, Option<f64>>(4)?.map(number),
                 "boolean" => r.get::<_, Option<bool>>(5)?.map(|b| b.to_string()),
                 "text" => r.get::<_, Option<String>>(6)?,
                 _ => r.get::<_, Option<String>>(7)?,
             }
             .unwrap_or_else(|| "null".into());
-            let fact: String = r.get(1)?;
-            let observed: String = r.get(8)?;
-            let observed = observed.get(..19).unwrap_or(&observed).to_owned();
-            let f = Fact { fact: intern(fact.clone()), source: intern(r.get(2)?), value, observed_at: intern(observed) };
-            facts.entry(r.get(0)?).or_default().insert(fact, f);
+            let micros: i64 = r.get(8)?;
+            let observed_at = times
+                .entry(micros)
+                .or_insert_with(|| {
+                    let t = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+                    minijinja::Value::from(t.format("%Y-%m-%d %H:%M:%S").to_string())
+                })
+                .clone();
+            let f = Fact { fact: intern(text(r, 1)?), source: intern(text(r, 2)?), value, observed_at };
+            let entity = text(r, 0)?;
+            match facts.get_mut(entity) {
+                Some(v) => v.push(f),
+                None => {
+                    facts.insert(entity.to_owned(), vec![f]);
+                }
+            }
         }
     }
 

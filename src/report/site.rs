@@ -995,7 +995,7 @@ impl<'a> Site<'a> {
                     evidence: c
                         .facts
                         .iter()
-                        .map(|f| match facts.and_then(|m| m.get(f)) {
+                        .map(|f| match facts.and_then(|m| m.iter().find(|x| x.fact.as_str() == Some(f.as_str()))) {
                             Some(x) => Evidence {
                                 fact: x.fact.clone(),
                                 value: Some(x.value.clone()),
