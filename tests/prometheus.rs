@@ -270,13 +270,23 @@ fn prometheus_sections_are_validated_without_calling_anything() {
     let p = tmp.path().join("p.yaml");
     std::fs::write(
         &p,
-        "name: prom\ncatalog:\n  - type: files\n    paths: [catalog]\nfacts:\n  - type: prometheus\n    endpoint: http://user:pw@example.com\n    token_env: my-token\n    queries:\n      - name: Bad-Name\n        expr: up\n        kind: hourly\n      - name: ok\n        expr: \"\"\n  - type: zoekt\n    endpoint: zoekt.internal\n    repository_template: github.com/x\n    queries:\n      - name: log4j\n        query: \"  \"\n",
+        "name: prom\ncatalog:\n  - type: files\n    paths: [catalog]\nfacts:\n  - type: prometheus\n    endpoint: http://user:pw@example.com\n    token_env: my-token\n    queries:\n      - name: Bad-Name\n        expr: up\n        kind: hourly\n        label: service/name\n      - name: ok\n        expr: \"\"\n  - type: zoekt\n    endpoint: zoekt.internal\n    repository_template: github.com/x\n    queries:\n      - name: log4j\n        query: \"  \"\n",
     )
     .unwrap();
     let out = common::bin().args(["validate", p.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    for want in ["without credentials", "my-token", "Bad-Name", "hourly", "expr is empty", "zoekt.internal", "{slug}", "query is empty"] {
+    for want in [
+        "without credentials",
+        "my-token",
+        "Bad-Name",
+        "hourly",
+        "not a Prometheus label name",
+        "expr is empty",
+        "zoekt.internal",
+        "{slug}",
+        "query is empty",
+    ] {
         assert!(out.contains(want), "{want}: {out}");
     }
 }

@@ -382,6 +382,11 @@ fn prometheus_source(
             errs.push(qn.line, format!("{qpath}.expr is empty"));
         }
         let label = q.string("label", errs).unwrap_or_else(|| DEFAULT_LABEL.into());
+        let label_ok = label.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !label_ok {
+            errs.push(qn.line, format!("{qpath}.label \"{label}\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"));
+        }
         let kind = match q.string("kind", errs).as_deref().unwrap_or("instant") {
             "instant" => QueryKind::Instant,
             "range" => {
