@@ -308,6 +308,8 @@ fn a_pipeline_adds_a_report_without_recompiling_and_bad_definitions_are_reported
     let site = tmp.path().join("out/site");
     let page = std::fs::read_to_string(site.join("reports/production.html")).unwrap();
     assert!(page.contains("<th>component</th>") && page.contains("production.yaml:"), "{page}");
+    // timestamps read as times, not as the driver's debug form
+    assert!(page.contains("<th>newest_fact</th>") && page.contains("<td>2026-12-01 ") && !page.contains("Timestamp("), "{page}");
     let rows = page.matches("<tr><td>").count();
     assert!(rows > 10, "{rows} rows");
     assert!(std::fs::read_to_string(site.join("index.html")).unwrap().contains("href=\"reports/production.html\""));

@@ -241,6 +241,14 @@ fn cell(v: duckdb::types::Value) -> String {
         V::Float(f) => super::data::number(f as f64),
         V::Double(f) => super::data::number(f),
         V::Text(s) => s,
+        V::Decimal(d) => d.to_string(),
+        V::Timestamp(unit, v) => chrono::DateTime::from_timestamp_micros(unit.to_micros(v))
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default(),
+        V::Date32(days) => {
+            (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(days as i64)).to_string()
+        }
+        // lists, structs, maps and the rest: cast them to text in the query for a nicer cell
         other => format!("{other:?}"),
     }
 }
