@@ -258,8 +258,25 @@ pub mod loopback {
     /// What a loopback server answers to a request: the HTTP status and a JSON text.
     pub type Answer = Arc<dyn Fn(&Request) -> (u16, String) + Send + Sync>;
 
+    /// A full answer: status, extra headers, body (a 304 or 204 is sent without a body).
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
+
+    pub type FullAnswer = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
+
     /// Serves `answer(request)` as JSON on a free 127.0.0.1 port (HTTP/1.1 keep-alive).
     pub fn serve(answer: Answer) -> (u16, Arc<AtomicUsize>) {
+        serve_full(Arc::new(move |r: &Request| {
+            let (status, body) = answer(r);
+            Reply { status, headers: Vec::new(), body }
+        }))
+    }
+
+    /// Serves `answer(request)` with its own headers on a free 127.0.0.1 port.
+    pub fn serve_full(answer: FullAnswer) -> (u16, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let count = Arc::new(AtomicUsize::new(0));
@@ -302,23 +319,32 @@ pub mod loopback {
                         }
                         c.fetch_add(1, Ordering::SeqCst);
                         let request = Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
-                        let (status, text) = answer(&request);
+                        let reply = answer(&request);
+                        let status = reply.status;
                         let reason = match status {
                             200 => "OK",
+                            201 => "Created",
+                            204 => "No Content",
+                            304 => "Not Modified",
                             400 => "Bad Request",
+                            401 => "Unauthorized",
+                            403 => "Forbidden",
                             404 => "Not Found",
                             405 => "Method Not Allowed",
                             422 => "Unprocessable Entity",
+                            429 => "Too Many Requests",
+                            502 => "Bad Gateway",
                             503 => "Service Unavailable",
+                            504 => "Gateway Timeout",
                             _ => "Status",
                         };
-                        if write!(
-                            stream,
-                            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                            text.len()
-                        )
-                        .is_err()
-                        {
+                        let text = if matches!(status, 204 | 304) { "" } else { reply.body.as_str() };
+                        let mut head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n", text.len());
+                        for (k, v) in &reply.headers {
+                            head.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        head.push_str("\r\n");
+                        if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(text.as_bytes())).is_err() {
                             return;
                         }
                     }

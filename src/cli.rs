@@ -376,6 +376,19 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
             for gate in &outcome.gates {
                 println!("gate {}: {} ({})", gate.name, if gate.passed { "passed" } else { "FAILED" }, gate.detail);
             }
+            for src in outcome.sources.iter().filter(|s| s["stats"].as_object().map(|m| !m.is_empty()).unwrap_or(false)) {
+                let st = &src["stats"];
+                println!(
+                    "source {}: {} requests ({} GraphQL, {} REST, {} answered 304), {} GraphQL points, {} REST requests counted",
+                    src["name"].as_str().unwrap_or("?"),
+                    st["requests"],
+                    st["graphql_requests"],
+                    st["rest_requests"],
+                    st["not_modified"],
+                    st["graphql_points"],
+                    st["rest_points"]
+                );
+            }
             println!("database: {}", abs(&outcome.database));
             for e in &outcome.exports {
                 println!("wrote {}", abs(e));
@@ -401,6 +414,7 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
             if let Some(site) = &outcome.site {
                 v["site"] = json!({"dir": abs(&site.dir), "pages": site.pages, "written": site.written, "unchanged": site.unchanged});
             }
+            v["sources"] = json!(outcome.sources);
             println!("{v}");
         }
     }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod export;
+pub mod fakes;
 pub mod grade;
 pub mod pipeline;
 pub mod report;

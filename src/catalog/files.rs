@@ -245,6 +245,31 @@ pub fn validate_text(text: &str, display: &str) -> (Vec<DocReport>, Vec<(usize, 
     (reports, accepted)
 }
 
+/// Validates one file's text into `out` (every document's verdict, an error per rejected
+/// document naming `display`:line); returns the accepted documents.
+pub fn validate_into(text: &str, display: &str, out: &mut FilesOutput) -> Vec<(usize, usize, Value)> {
+    let (reports, accepted) = validate_text(text, display);
+    for r in &reports {
+        if let Some(err) = &r.error {
+            let kind = match r.status {
+                DocStatus::YamlError => ErrorKind::Yaml,
+                DocStatus::UnknownKind => ErrorKind::UnknownKind,
+                _ => ErrorKind::Invalid,
+            };
+            out.errors.push(CatalogError {
+                kind,
+                severity: super::Severity::Error,
+                file: Some(display.to_owned()),
+                line: Some(r.line),
+                entity: r.entity_ref.clone(),
+                message: format!("{}:{} (document {}): {err}", display, r.line, r.doc),
+            });
+        }
+    }
+    out.reports.extend(reports);
+    accepted
+}
+
 /// The line of the field a problem names (re-parses that document with positions; only
 /// done for rejected documents).
 fn field_line(text: &str, index: usize, path: &str) -> Option<usize> {
@@ -308,7 +333,7 @@ fn placeholder(v: &Value) -> Option<(&str, &str)> {
 
 /// Backstage's harness view of placeholders: `$text` → a string, `$json`/`$yaml` → `{}`.
 /// `None` when the document has no placeholder.
-fn stub_placeholders(v: &Value) -> Option<Value> {
+pub fn stub_placeholders(v: &Value) -> Option<Value> {
     fn has(v: &Value) -> bool {
         if placeholder(v).is_some() {
             return true;
@@ -464,25 +489,7 @@ pub fn read_catalog(patterns: &[String], opts: &FilesOptions) -> FilesOutput {
         out.files_read += 1;
         out.bytes_read += text.len() as u64;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let (reports, accepted) = validate_text(&text, &display);
-        for r in &reports {
-            if let Some(err) = &r.error {
-                let kind = match r.status {
-                    DocStatus::YamlError => ErrorKind::Yaml,
-                    DocStatus::UnknownKind => ErrorKind::UnknownKind,
-                    _ => ErrorKind::Invalid,
-                };
-                out.errors.push(CatalogError {
-                    kind,
-                    severity: super::Severity::Error,
-                    file: Some(display.clone()),
-                    line: Some(r.line),
-                    entity: r.entity_ref.clone(),
-                    message: format!("{}:{} (document {}): {err}", display, r.line, r.doc),
-                });
-            }
-        }
-        out.reports.extend(reports);
+        let accepted = validate_into(&text, &display, &mut out);
         for (index, line, mut value) in accepted {
             let entity = display_ref(&value).unwrap_or_default();
             if stub_placeholders(&value).is_some() {

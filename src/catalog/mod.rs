@@ -85,6 +85,8 @@ pub enum ErrorKind {
     Augmentation,
     Hierarchy,
     Config,
+    /// a catalog source (GitHub discovery) could not be read: the catalog is incomplete
+    Source,
 }
 
 impl ErrorKind {
@@ -102,6 +104,7 @@ impl ErrorKind {
             ErrorKind::Augmentation => "augmentation",
             ErrorKind::Hierarchy => "hierarchy",
             ErrorKind::Config => "config",
+            ErrorKind::Source => "source",
         }
     }
 

@@ -119,6 +119,8 @@ pub enum CatalogSource {
         /// Follow `Location` entities to further files.
         follow_locations: bool,
     },
+    /// Descriptor files of every repository of GitHub organisations.
+    GitHub(crate::sources::github::discovery::Config),
 }
 
 /// A fact source.
@@ -141,6 +143,8 @@ pub enum FactSource {
     Zoekt(crate::sources::zoekt::Config),
     /// Code health of the components' CodeScene projects (`codescene.*`).
     CodeScene(crate::sources::codescene::Config),
+    /// Repository facts from GitHub (`github.*`).
+    GitHub(crate::sources::github::Config),
 }
 
 impl FactSource {
@@ -158,6 +162,7 @@ impl FactSource {
                 .map(|f| (f, crate::grade::sqlexpr::FactType::Number))
                 .collect(),
             FactSource::CodeScene(_) => crate::sources::codescene::FACTS.iter().map(|(f, t)| ((*f).to_owned(), *t)).collect(),
+            FactSource::GitHub(_) => crate::sources::github::FACTS.iter().map(|(f, t)| ((*f).to_owned(), *t)).collect(),
         }
     }
 }
@@ -289,6 +294,82 @@ fn codescene_source(o: &mut Obj<'_>, path: &str, line: usize, i: usize, errs: &m
         max_analysis_age_days,
         required,
     })
+}
+
+/// The GitHub connection settings shared by the `github` fact and catalog sources.
+const GITHUB_API_KEYS: &[&str] = &[
+    "api_url",
+    "graphql_url",
+    "web_host",
+    "token_env",
+    "app_id_env",
+    "app_installation_id_env",
+    "app_private_key_env",
+    "concurrency",
+    "timeout_secs",
+    "min_remaining",
+    "max_wait_secs",
+    "secondary_wait_secs",
+];
+
+fn github_api(o: &mut Obj<'_>, path: &str, line: usize, errs: &mut Errs<'_>) -> crate::sources::github::Api {
+    use crate::sources::github::Api;
+    let url_field = |o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>| -> Option<String> {
+        let e = o.string(key, errs)?;
+        match url::Url::parse(&e) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
+            Ok(_) => errs.push(line, format!("{path}.{key} must be an http(s) URL without credentials (they come from environment variables)")),
+            Err(err) => errs.push(line, format!("{path}.{key} \"{e}\" is not a URL: {err}")),
+        }
+        Some(e.trim_end_matches('/').to_owned())
+    };
+    let api_url = url_field(o, "api_url", errs).unwrap_or_else(|| "https://api.github.com".into());
+    let graphql_url = url_field(o, "graphql_url", errs).unwrap_or_else(|| Api::default_graphql_url(&api_url));
+    let web_host = o.string("web_host", errs).unwrap_or_else(|| Api::default_web_host(&api_url));
+    let token_env = env_name(o, "token_env", path, line, errs);
+    let app_id_env = env_name(o, "app_id_env", path, line, errs);
+    let app_installation_id_env = env_name(o, "app_installation_id_env", path, line, errs);
+    let app_private_key_env = env_name(o, "app_private_key_env", path, line, errs);
+    let app_parts = [&app_id_env, &app_installation_id_env, &app_private_key_env].iter().filter(|x| x.is_some()).count();
+    if app_parts != 0 && app_parts != 3 {
+        errs.push(line, format!("{path}: a GitHub App needs app_id_env, app_installation_id_env and app_private_key_env together"));
+    }
+    Api {
+        api_url,
+        graphql_url,
+        web_host,
+        token_env,
+        app_id_env,
+        app_installation_id_env,
+        app_private_key_env,
+        concurrency: o.uint("concurrency", errs).unwrap_or(4).clamp(1, 100) as usize,
+        timeout_secs: o.uint("timeout_secs", errs).unwrap_or(60),
+        min_remaining: o.uint("min_remaining", errs).unwrap_or(100),
+        max_wait_secs: o.uint("max_wait_secs", errs).unwrap_or(900),
+        secondary_wait_secs: o.uint("secondary_wait_secs", errs).unwrap_or(60),
+    }
+}
+
+/// A `type: github` fact source.
+fn github_source(o: &mut Obj<'_>, path: &str, line: usize, i: usize, errs: &mut Errs<'_>) -> crate::sources::github::Config {
+    let name = o.string("name", errs).unwrap_or_else(|| if i == 0 { "github".into() } else { format!("github-{}", i + 1) });
+    let api = github_api(o, path, line, errs);
+    let organizations = o.strings("organizations", errs).unwrap_or_default();
+    let page_size = match o.uint("page_size", errs).unwrap_or(50) {
+        v @ 1..=100 => v as usize,
+        v => {
+            errs.push(line, format!("{path}.page_size {v} must be 1-100 (GitHub's largest page)"));
+            50
+        }
+    };
+    crate::sources::github::Config {
+        name,
+        api,
+        organizations,
+        page_size,
+        refresh_days: o.uint("refresh_days", errs).unwrap_or(7),
+        required: o.boolean("required", errs).unwrap_or(false),
+    }
 }
 
 /// A `type: zoekt` fact source.
@@ -476,8 +557,33 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                     catalog.push(CatalogSource::Files { paths, exclude, max_file_bytes, follow_locations });
                     o.finish(&["type", "paths", "exclude", "max_file_bytes", "follow_locations"], &mut errs);
                 }
+                Some("github") => {
+                    let api = github_api(&mut o, &path, n.line, &mut errs);
+                    let organizations = o.strings("organizations", &mut errs).unwrap_or_default();
+                    if organizations.is_empty() {
+                        errs.push(n.line, format!("{path}.organizations must name at least one GitHub organisation"));
+                    }
+                    let paths = o.strings("paths", &mut errs).unwrap_or_else(|| vec!["catalog-info.yaml".into()]);
+                    for p in &paths {
+                        if !crate::sources::github::discovery::is_valid_path(p) {
+                            errs.push(n.line, format!("{path}.paths: \"{p}\" is not a relative file path (letters, digits, - _ . /)"));
+                        }
+                    }
+                    let max_file_bytes = o.uint("max_file_bytes", &mut errs).unwrap_or(DEFAULT_MAX_FILE_BYTES);
+                    let include_archived = o.boolean("include_archived", &mut errs).unwrap_or(false);
+                    catalog.push(CatalogSource::GitHub(crate::sources::github::discovery::Config {
+                        api,
+                        organizations,
+                        paths,
+                        max_file_bytes,
+                        include_archived,
+                    }));
+                    let mut known = vec!["type", "organizations", "paths", "max_file_bytes", "include_archived"];
+                    known.extend_from_slice(GITHUB_API_KEYS);
+                    o.finish(&known, &mut errs);
+                }
                 Some(other) => {
-                    errs.push(n.line, format!("{path}.type \"{other}\" is not a catalog source type (known: files)"));
+                    errs.push(n.line, format!("{path}.type \"{other}\" is not a catalog source type (known: files, github)"));
                 }
                 None => {}
             }
@@ -577,10 +683,16 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                         &mut errs,
                     );
                 }
+                Some("github") => {
+                    facts.push(FactSource::GitHub(github_source(&mut o, &path, n.line, i, &mut errs)));
+                    let mut known = vec!["type", "name", "organizations", "page_size", "refresh_days", "required"];
+                    known.extend_from_slice(GITHUB_API_KEYS);
+                    o.finish(&known, &mut errs);
+                }
                 Some(other) => {
                     errs.push(
                         n.line,
-                        format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus, zoekt, codescene)"),
+                        format!("{path}.type \"{other}\" is not a fact source type (known: files, prometheus, zoekt, codescene, github)"),
                     );
                 }
                 None => {}

@@ -68,6 +68,8 @@ pub struct RunOutcome {
     pub site: Option<crate::report::SiteStats>,
     /// the run's grading, when the pipeline grades
     pub grading: Option<crate::grade::engine::Outcome>,
+    /// per fact source: name, facts, errors and what it spent (requests, points, 304s)
+    pub sources: Vec<serde_json::Value>,
     pub gates: Vec<crate::grade::gates::GateResult>,
 }
 
@@ -149,6 +151,15 @@ fn collect_catalog(p: &Pipeline) -> Catalog {
                 errors.extend(out.errors);
                 reports.extend(out.reports);
             }
+            CatalogSource::GitHub(cfg) => {
+                // called on a blocking thread of the runtime: wait for the async reads here
+                let out = tokio::runtime::Handle::current().block_on(crate::sources::github::discovery::discover(cfg));
+                files_read += out.files_read;
+                bytes_read += out.bytes_read;
+                docs.extend(out.docs);
+                errors.extend(out.errors);
+                reports.extend(out.reports);
+            }
         }
     }
     let mut catalog = Catalog::assemble(docs, errors, reports);
@@ -179,7 +190,7 @@ pub fn components_of(catalog: &Catalog) -> Vec<crate::sources::prometheus::Compo
 
 /// Runs the fact sources concurrently (file sources on blocking threads, HTTP sources as
 /// tasks).
-async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>) -> Result<Vec<SourceOutput>> {
+async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>, store: &Store) -> Result<Vec<SourceOutput>> {
     let known: HashSet<String> = catalog.entities.iter().map(|e| e.ref_str.clone()).collect();
     let known = std::sync::Arc::new(known);
     let components = std::sync::Arc::new(components_of(catalog));
@@ -202,6 +213,15 @@ async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>) 
             FactSource::CodeScene(cfg) => {
                 let components = components.clone();
                 set.spawn(async move { (i, crate::sources::codescene::collect(&cfg, &components, started).await) });
+            }
+            FactSource::GitHub(cfg) => {
+                let components = components.clone();
+                // what earlier runs kept (snapshots, watermarks, ETags); none after a read error
+                let cache = store.source_cache(&cfg.name).unwrap_or_else(|e| {
+                    tracing::warn!(source = cfg.name, "cannot read the source cache, reading everything: {e:#}");
+                    Vec::new()
+                });
+                set.spawn(async move { (i, crate::sources::github::collect(&cfg, &components, cache, started).await) });
             }
         }
     }
@@ -236,13 +256,17 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     let p2 = p.clone();
     let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
     tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
-    let sources = collect_facts(p, &catalog, started).await?;
+    let sources = collect_facts(p, &catalog, started, &store).await?;
     let facts: usize = sources.iter().map(|s| s.facts.len()).sum();
     tracing::info!(facts, "facts collected");
 
     // classify problems against the tolerances
     let rejected = catalog.rejected_count();
-    let reference_errors = catalog.errors.iter().filter(|e| e.severity == Severity::Error && !e.kind.is_rejected_descriptor()).count();
+    let reference_errors = catalog
+        .errors
+        .iter()
+        .filter(|e| e.severity == Severity::Error && !e.kind.is_rejected_descriptor() && e.kind != crate::catalog::ErrorKind::Source)
+        .count();
     let fact_errors: usize = sources
         .iter()
         .flat_map(|s| &s.errors)
@@ -279,6 +303,11 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     if catalog.entities.is_empty() {
         failures.push("no catalog entity could be read".into());
     }
+    // a catalog source that could not be read leaves the catalog incomplete: components would
+    // seem to vanish, so the run is recorded but not published as the organisation's state
+    for e in catalog.errors.iter().filter(|e| e.kind == crate::catalog::ErrorKind::Source && e.severity == Severity::Error) {
+        failures.push(format!("catalog source could not be read: {}", e.message));
+    }
     let mut status = if !failures.is_empty() {
         RunStatus::Failed
     } else if errors > 0 {
@@ -297,7 +326,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
     }
     let summary = json!({
         "catalog": {"files_read": catalog.files_read, "bytes_read": catalog.bytes_read, "documents": by_status, "problems": by_kind},
-        "sources": sources.iter().map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "required": s.required})).collect::<Vec<_>>(),
+        "sources": sources.iter().map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "required": s.required, "stats": s.stats})).collect::<Vec<_>>(),
         "tolerances": {"max_rejected_descriptors": t.max_rejected_descriptors, "max_reference_errors": t.max_reference_errors, "max_fact_errors": t.max_fact_errors},
         "counts": {"rejected_descriptors": rejected, "reference_errors": reference_errors, "fact_errors": fact_errors, "unavailable_sources": source_unavailable},
         "failures": failures,
@@ -436,6 +465,10 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         exports,
         site,
         grading: graded,
+        sources: sources
+            .iter()
+            .map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "stats": s.stats}))
+            .collect(),
         gates,
     })
 }

@@ -5,6 +5,7 @@
 
 pub mod codescene;
 pub mod facts_files;
+pub mod github;
 pub mod prometheus;
 pub mod zoekt;
 
@@ -141,6 +142,21 @@ pub struct SourceOutput {
     /// the source produced nothing at all because it could not be read
     pub unavailable: bool,
     pub required: bool,
+    /// what the source did (requests, rate-limit points, 304s...), for the run summary
+    pub stats: serde_json::Map<String, Value>,
+    /// rows to keep for the next run (ETags, snapshots): replaced in `source_cache` when the
+    /// run is stored
+    pub cache: Vec<CacheEntry>,
+}
+
+/// One row of a source's cache (`source_cache`): a validator and the body it validates, or a
+/// snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheEntry {
+    pub key: String,
+    pub etag: Option<String>,
+    pub body: String,
+    pub fetched_at: DateTime<Utc>,
 }
 
 /// `ci.test_coverage_pct`: lower-case snake_case parts joined by dots, at least two parts.

@@ -286,6 +286,24 @@ impl Store {
             }
             app.flush().context("loading documents")?;
         }
+        {
+            // what sources keep for the next run (ETags, snapshots), replaced in this transaction
+            tx.execute_batch(sql::SOURCE_CACHE_STAGE)?;
+            let mut app = tx.appender("eh_cache_stage")?;
+            let mut staged = 0usize;
+            for src in sources {
+                for c in &src.cache {
+                    app.append_row(params![src.name, c.key, c.etag, c.body, ts(c.fetched_at), run_id])?;
+                    staged += 1;
+                }
+            }
+            app.flush().context("staging the source caches")?;
+            drop(app);
+            if staged > 0 {
+                tx.execute_batch(sql::SOURCE_CACHE_MERGE).context("storing the source caches")?;
+            }
+            tx.execute_batch("DROP TABLE eh_cache_stage")?;
+        }
         tx.execute(
             sql::END_RUN,
             params![
@@ -303,6 +321,21 @@ impl Store {
         )?;
         tx.commit().context("committing the run")?;
         Ok(())
+    }
+
+    /// What a source kept from earlier runs (see `sql/schema/006_source_cache.sql`).
+    pub fn source_cache(&self, source: &str) -> Result<Vec<crate::sources::CacheEntry>> {
+        let mut st = self.conn.prepare(sql::SOURCE_CACHE)?;
+        let rows = st.query_map(params![source], |r| {
+            let us: i64 = r.get(3)?;
+            Ok(crate::sources::CacheEntry {
+                key: r.get(0)?,
+                etag: r.get(1)?,
+                body: r.get(2)?,
+                fetched_at: DateTime::from_timestamp_micros(us).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// What a stored run holds, counted from its tables.
