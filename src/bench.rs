@@ -464,3 +464,128 @@ pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -
         cpu_s: (after.user_s - before.user_s) + (after.sys_s - before.sys_s),
     })
 }
+
+/// One collection of the GitHub benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct GitHubRun {
+    pub requests: u64,
+    pub graphql_requests: u64,
+    pub rest_requests: u64,
+    pub not_modified: u64,
+    /// GraphQL points (from `rateLimit.cost`) plus REST requests counted against the limit
+    pub points: u64,
+    pub facts: usize,
+    pub wall_s: f64,
+    pub cpu_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GitHubBench {
+    pub components: usize,
+    pub repositories: usize,
+    pub first: GitHubRun,
+    /// the same organisation again, with what the first run kept
+    pub unchanged: GitHubRun,
+    /// after pushes to 1% of the repositories
+    pub one_percent_pushed: GitHubRun,
+    pub requests_per_component: f64,
+    /// points of the unchanged run as a share of the first run's
+    pub unchanged_points_share: f64,
+}
+
+/// Collects GitHub facts for a synthetic organisation of `components` repositories from the
+/// fake GitHub on loopback: a full first run, an unchanged second run, and a run after 1% of
+/// the repositories were pushed to.
+pub fn bench_github(dir: &Path, opts: &crate::synth::Options) -> anyhow::Result<GitHubBench> {
+    use crate::fakes::github::{synthetic_org, FakeGitHub};
+    use crate::sources::github::{collect, Api, Config};
+    let org = crate::synth::generate(opts);
+    org.write_to(&dir.join("catalog"))?;
+    let out = read_catalog(&[".".to_owned()], &FilesOptions::new(dir.join("catalog")));
+    let catalog = Catalog::assemble(out.docs, out.errors, out.reports);
+    let components = crate::pipeline::components_of(&catalog);
+    let now = chrono::Utc::now();
+    let names: Vec<String> = components
+        .iter()
+        .filter_map(|c| c.annotations.get(crate::sources::github::SLUG_ANNOTATION).cloned())
+        .collect();
+    let fake = FakeGitHub::start("synth", None, synthetic_org(&names, now));
+    let cfg = Config {
+        name: "github".into(),
+        api: Api {
+            api_url: fake.url(),
+            graphql_url: format!("{}/graphql", fake.url()),
+            web_host: "github.com".into(),
+            token_env: None,
+            app_id_env: None,
+            app_installation_id_env: None,
+            app_private_key_env: None,
+            concurrency: 4,
+            timeout_secs: 60,
+            min_remaining: 100,
+            max_wait_secs: 60,
+            secondary_wait_secs: 60,
+        },
+        organizations: vec!["synth".into()],
+        page_size: 50,
+        refresh_days: 7,
+        required: false,
+    };
+    crate::sources::prometheus::install_tls();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut cache = Vec::new();
+    let measure = |cache: &mut Vec<crate::sources::CacheEntry>| -> GitHubRun {
+        fake.reset_counts();
+        let (u0, t0) = (usage(), std::time::Instant::now());
+        let out = rt.block_on(collect(&cfg, &components, std::mem::take(cache), chrono::Utc::now()));
+        let (wall, u1) = (t0.elapsed().as_secs_f64(), usage());
+        // what the next run reads back: the previous rows, replaced by the new ones
+        let mut kept: std::collections::BTreeMap<String, crate::sources::CacheEntry> = std::collections::BTreeMap::new();
+        for e in out.cache {
+            kept.insert(e.key.clone(), e);
+        }
+        *cache = kept.into_values().collect();
+        let c = fake.counts();
+        GitHubRun {
+            requests: (c.graphql + c.rest) as u64,
+            graphql_requests: c.graphql as u64,
+            rest_requests: c.rest as u64,
+            not_modified: c.not_modified as u64,
+            points: c.points + c.rest_points,
+            facts: out.facts.len(),
+            wall_s: wall,
+            cpu_s: (u1.user_s + u1.sys_s) - (u0.user_s + u0.sys_s),
+        }
+    };
+    let first = measure(&mut cache);
+    let mut kept = cache.clone();
+    let unchanged = {
+        let mut c = kept.clone();
+        let r = measure(&mut c);
+        // the unchanged run writes no snapshot: the first run's rows stay
+        let mut merged: std::collections::BTreeMap<String, crate::sources::CacheEntry> =
+            kept.drain(..).map(|e| (e.key.clone(), e)).collect();
+        for e in c {
+            merged.insert(e.key.clone(), e);
+        }
+        kept = merged.into_values().collect();
+        r
+    };
+    {
+        let mut st = fake.state.lock().unwrap();
+        let n = st.repos.len();
+        for r in st.repos.iter_mut().step_by(100).take(n / 100) {
+            r.pushed_at = chrono::Utc::now();
+        }
+    }
+    let one_percent_pushed = measure(&mut kept);
+    Ok(GitHubBench {
+        components: components.len(),
+        repositories: names.len(),
+        requests_per_component: first.requests as f64 / components.len().max(1) as f64,
+        unchanged_points_share: unchanged.points as f64 / first.points.max(1) as f64,
+        first,
+        unchanged,
+        one_percent_pushed,
+    })
+}

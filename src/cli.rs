@@ -146,6 +146,14 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         queries: usize,
     },
+    /// Measure collecting GitHub facts for a synthetic organisation from a fake GitHub on
+    /// loopback: requests, rate-limit points and time of a full run, an unchanged second run
+    /// and a run after pushes to 1% of the repositories.
+    #[command(name = "bench-github", after_help = "Example:\n  echo-health bench-github --components 10000")]
+    BenchGitHub {
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+    },
     /// Measure rendering the static site of a synthetic organisation with facts (CPU time,
     /// pages rewritten by a second render, page sizes).
     #[command(name = "bench-site", after_help = "Example:\n  echo-health bench-site --components 10000")]
@@ -201,6 +209,28 @@ pub fn run() -> Result<ExitCode> {
             println!(
                 "{} components, {} Prometheus + {} Zoekt queries: {} HTTP requests, {} facts, {} errors; collected in {:.3} s wall ({:.3} s CPU)",
                 r.components, r.prometheus_queries, r.zoekt_queries, r.requests, r.facts, r.errors, r.wall_s, r.cpu_s
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchGitHub { components } => {
+            let tmp = tempfile_dir("bench-github")?;
+            let opts = synth::Options { components, teams: (components * 6 / 100).max(1), domains: 40, seed: 1 };
+            let r = bench::bench_github(&tmp, &opts);
+            let _ = std::fs::remove_dir_all(&tmp);
+            let r = r?;
+            println!("{}", serde_json::to_string(&r)?);
+            for (what, x) in [("first run", &r.first), ("unchanged", &r.unchanged), ("1% pushed", &r.one_percent_pushed)] {
+                println!(
+                    "{what}: {} requests ({} GraphQL, {} REST, {} answered 304), {} points, {} facts, {:.2} s wall, {:.2} s CPU",
+                    x.requests, x.graphql_requests, x.rest_requests, x.not_modified, x.points, x.facts, x.wall_s, x.cpu_s
+                );
+            }
+            println!(
+                "{} components, {} repositories: {:.4} requests per component; the unchanged run spent {:.2}% of the first run's points",
+                r.components,
+                r.repositories,
+                r.requests_per_component,
+                r.unchanged_points_share * 100.0
             );
             Ok(ExitCode::SUCCESS)
         }
