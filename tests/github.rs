@@ -479,3 +479,29 @@ fn rest_shapes_from_the_recorded_fixtures_are_read() {
     let _ = Arc::new(());
 }
 
+
+#[test]
+fn github_sections_are_validated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        "name: gh\ncatalog:\n  - type: github\n    paths: [../etc/passwd, 'a\"b']\nfacts:\n  - type: github\n    api_url: ftp://x\n    token_env: ghp_inline_token\n    app_id_env: APP_ID\n    page_size: 500\n    retries: 3\n",
+    )
+    .unwrap();
+    let out = common::bin().args(["validate", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "organizations must name at least one",
+        "\"../etc/passwd\" is not a relative file path",
+        "\"a\\\"b\" is not a relative file path",
+        "api_url must be an http(s) URL",
+        "\"ghp_inline_token\" is not the name of an environment variable",
+        "app_id_env, app_installation_id_env and app_private_key_env together",
+        "page_size 500",
+        "retries",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+}

@@ -566,7 +566,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                     let paths = o.strings("paths", &mut errs).unwrap_or_else(|| vec!["catalog-info.yaml".into()]);
                     for p in &paths {
                         if !crate::sources::github::discovery::is_valid_path(p) {
-                            errs.push(n.line, format!("{path}.paths: \"{p}\" is not a relative file path (letters, digits, - _ . /)"));
+                            errs.push(n.line, format!("{path}.paths: {p:?} is not a relative file path (letters, digits, - _ . /)"));
                         }
                     }
                     let max_file_bytes = o.uint("max_file_bytes", &mut errs).unwrap_or(DEFAULT_MAX_FILE_BYTES);
