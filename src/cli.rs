@@ -360,6 +360,10 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
     if let Err(e) = echo_health::report::custom::check(&p.reports, &p.dir) {
         return Ok(config_failed(&e, format));
     }
+    // and its migrations
+    if let Err(e) = echo_health::migrate::load(&p.migrations, &echo_health::grade::fact_set(&p), echo_health::grade::engine::CATALOG_COLUMNS) {
+        return Ok(config_failed(&e, format));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = rt.block_on(pipeline::run(&p, grading))?;
     let abs = |p: &Path| -> String { abs_path(p) };
@@ -406,6 +410,10 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
             for gate in &outcome.gates {
                 println!("gate {}: {} ({})", gate.name, if gate.passed { "passed" } else { "FAILED" }, gate.detail);
             }
+            for (m, states) in &outcome.migrations {
+                let parts: Vec<String> = states.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                println!("migration {m}: {}", if parts.is_empty() { "applies to no component".to_owned() } else { parts.join(", ") });
+            }
             for src in outcome.sources.iter().filter(|s| s["stats"].as_object().map(|m| !m.is_empty()).unwrap_or(false)) {
                 let st = &src["stats"];
                 println!(
@@ -445,6 +453,9 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
                 v["site"] = json!({"dir": abs(&site.dir), "pages": site.pages, "written": site.written, "unchanged": site.unchanged});
             }
             v["sources"] = json!(outcome.sources);
+            if !outcome.migrations.is_empty() {
+                v["migrations"] = json!(outcome.migrations);
+            }
             println!("{v}");
         }
     }

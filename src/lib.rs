@@ -11,6 +11,7 @@ pub mod config;
 pub mod export;
 pub mod fakes;
 pub mod grade;
+pub mod migrate;
 pub mod pipeline;
 pub mod report;
 pub mod sources;

@@ -13,6 +13,7 @@ fn every_yaml_under_pipelines_parses() {
     let mut pipelines = 0;
     let mut packs = Vec::new();
     let mut report_defs = Vec::new();
+    let mut migration_files = Vec::new();
     let mut broken = Vec::new();
     let mut docs = 0;
     for e in walkdir::WalkDir::new(&root).sort_by_file_name() {
@@ -35,6 +36,10 @@ fn every_yaml_under_pipelines_parses() {
         if first.as_ref().map(|v| v.get("kind").and_then(|k| k.as_str()) == Some("table") && v.get("query").is_some()).unwrap_or(false) {
             report_defs.push(p.to_path_buf());
             continue; // a pipeline's own report definitions: validated below
+        }
+        if first.as_ref().map(|v| v.get("migrations").is_some() && v.get("catalog").is_none()).unwrap_or(false) {
+            migration_files.push(p.to_path_buf());
+            continue; // migration definitions: validated below
         }
         if first.as_ref().map(|v| v.get("checks").is_some() || v.get("exemptions").is_some()).unwrap_or(false) {
             packs.push(p.to_path_buf());
@@ -63,6 +68,11 @@ fn every_yaml_under_pipelines_parses() {
     let reports = echo_health::report::custom::check(&report_defs, &root).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reports[0].page, "reports/production.html");
     assert_eq!(demo.reports, report_defs);
+    // the demo's migrations load, their expressions checked against the facts it declares
+    assert_eq!(demo.migrations, migration_files);
+    let facts = echo_health::grade::fact_set(&demo);
+    let migrations = echo_health::migrate::load(&migration_files, &facts, echo_health::grade::engine::CATALOG_COLUMNS).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(migrations.len(), 2);
     broken.sort();
     assert_eq!(broken, vec!["billing-jobs.yaml#1", "warehouse-workers.yaml#1"], "only the deliberately broken descriptors");
 }

@@ -81,6 +81,8 @@ pub struct Pipeline {
     pub reports: Vec<PathBuf>,
     /// How entities are graded; `None`: the pipeline does not grade.
     pub grading: Option<Grading>,
+    /// Migration definition files (`migrate::load`), evaluated on every run.
+    pub migrations: Vec<PathBuf>,
 }
 
 /// The grading section of a pipeline.
@@ -715,6 +717,8 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         }
     }
     let reports: Vec<PathBuf> = root.strings("reports", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
+    let migrations: Vec<PathBuf> =
+        root.strings("migrations", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
     let mut exports = Exports::default();
     if let Some(n) = root.get("exports") {
         if let Some(mut o) = Obj::new(shown, "exports".into(), n, &mut errs) {
@@ -778,7 +782,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
     if catalog.is_empty() && errs.list.is_empty() {
         errs.push(node.line, "catalog must list at least one catalog source".into());
     }
-    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "reports", "grading"], &mut errs);
+    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "reports", "grading", "migrations"], &mut errs);
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
         return Err(ConfigErrors(errs.list));
@@ -792,7 +796,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         Some(o) => normalize(&dir.join(o)),
         None => state.join(format!("{name}-out")),
     };
-    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, exports, reports, grading })
+    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, exports, reports, grading, migrations })
 }
 
 #[cfg(test)]

@@ -70,6 +70,8 @@ pub struct RunOutcome {
     pub grading: Option<crate::grade::engine::Outcome>,
     /// per fact source: name, facts, errors and what it spent (requests, points, 304s)
     pub sources: Vec<serde_json::Value>,
+    /// migration id → state → components
+    pub migrations: BTreeMap<String, BTreeMap<String, usize>>,
     pub gates: Vec<crate::grade::gates::GateResult>,
 }
 
@@ -389,6 +391,24 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         }
     }
 
+    // migration states of the stored run (their own statement: the load is kept if they fail)
+    let mut migrations = BTreeMap::new();
+    if loaded && status != RunStatus::Failed && !p.migrations.is_empty() {
+        let facts = crate::grade::fact_set(p);
+        let evaluated = crate::migrate::load(&p.migrations, &facts, crate::grade::engine::CATALOG_COLUMNS)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|defs| crate::migrate::evaluate(store.conn(), &run_id, started, &facts, &defs));
+        match evaluated {
+            Ok(c) => migrations = c,
+            Err(e) => {
+                let msg = format!("evaluating the migrations failed: {e:#}");
+                store.fail_run(&run_id, &msg, Utc::now())?;
+                failures.push(msg);
+                status = RunStatus::Failed;
+            }
+        }
+    }
+
     let mut exports = Vec::new();
     if loaded {
         // from the database, as `echo-health report` writes them: catalog.json with grades,
@@ -465,6 +485,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         exports,
         site,
         grading: graded,
+        migrations,
         sources: sources
             .iter()
             .map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "stats": s.stats}))

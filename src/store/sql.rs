@@ -16,12 +16,17 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (4, "004_compact_results", include_str!("../../sql/schema/004_compact_results.sql")),
     (5, "005_lean_grades", include_str!("../../sql/schema/005_lean_grades.sql")),
     (6, "006_source_cache", include_str!("../../sql/schema/006_source_cache.sql")),
+    (7, "007_migration_states", include_str!("../../sql/schema/007_migration_states.sql")),
 ];
 
 /// Source caches (ETags, snapshots) kept between runs.
 pub const SOURCE_CACHE: &str = include_str!("../../sql/store/source_cache.sql");
 pub const SOURCE_CACHE_STAGE: &str = include_str!("../../sql/store/source_cache_stage.sql");
 pub const SOURCE_CACHE_MERGE: &str = include_str!("../../sql/store/source_cache_merge.sql");
+
+/// Migrations: states of a run.
+pub const MIGRATION_STATES_CLEAR: &str = include_str!("../../sql/store/migration_states_clear.sql");
+pub const MIGRATION_STATE_COUNTS: &str = include_str!("../../sql/store/migration_state_counts.sql");
 
 pub const RUN_COUNTS: &str = include_str!("../../sql/queries/run_counts.sql");
 

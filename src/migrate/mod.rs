@@ -1,0 +1,222 @@
+//! Migrations (design §5): definitions read strictly from YAML files a pipeline names, the
+//! state of every component they apply to in a run (not_started, in_progress, done, unknown)
+//! evaluated set-based over the wide fact view, and forecasts ([`forecast`]).
+//!
+//! ```yaml
+//! migrations:
+//!   - id: log4j_removal
+//!     title: Remove log4j 1.x
+//!     description: log4j 1.x is end of life (CVE-2019-17571). Guide: https://wiki/log4j
+//!     owner: group:default/platform
+//!     start: 2026-03-01
+//!     deadline: 2026-09-30
+//!     applies_to: kind = 'Component' and "runtime.java_version_major" is not null
+//!     done: '"zoekt.log4j_refs" = 0'
+//!     started: '"zoekt.log4j_refs" < 10'      # optional
+//! ```
+//!
+//! State of a component the migration applies to: `unknown` when `done` cannot be
+//! evaluated (a fact it reads is missing), `done` when it holds, `in_progress` when
+//! `started` holds, else `not_started`.
+
+pub mod forecast;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use duckdb::{params, Connection};
+
+use crate::config::reader::{read_single, Errs, Obj};
+use crate::config::{ConfigError, ConfigErrors};
+use crate::grade::sqlexpr::{analyse, Expr, FactSet};
+use crate::yaml::PValue;
+
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// the team driving it (an entity ref)
+    pub owner: Option<String>,
+    pub start: Option<NaiveDate>,
+    pub deadline: NaiveDate,
+    pub applies_to: Expr,
+    pub done: Expr,
+    pub started: Option<Expr>,
+    pub file: String,
+    pub line: usize,
+}
+
+fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
+    let n = o.get(key)?;
+    match &n.value {
+        PValue::String(s) => Some(s.clone()),
+        PValue::Bool(b) => Some(b.to_string()),
+        _ => {
+            errs.push(n.line, format!("{}.{key} must be an SQL expression (a string)", o.path));
+            None
+        }
+    }
+}
+
+fn date(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>, line: usize) -> Option<NaiveDate> {
+    let s = o.string(key, errs)?;
+    match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errs.push(line, format!("{}.{key} \"{s}\" is not a date (YYYY-MM-DD)", o.path));
+            None
+        }
+    }
+}
+
+/// Reads migration files, every problem reported at once with file:line (duplicate ids,
+/// bad dates, a deadline before the start, expressions that are not one SQL expression or
+/// read facts no source declares).
+pub fn load(files: &[PathBuf], facts: &FactSet, columns: &[&str]) -> Result<Vec<Migration>, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut out: Vec<Migration> = Vec::new();
+    let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    for f in files {
+        let shown = f.display().to_string();
+        let node = match read_single(f, "migrations file") {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                errors.push(ConfigError { file: shown.clone(), line: 1, message: "the migrations file is empty".into() });
+                continue;
+            }
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let mut errs = Errs { file: &shown, list: Vec::new() };
+        let Some(mut root) = Obj::new(&shown, String::new(), &node, &mut errs) else {
+            errors.extend(errs.list);
+            continue;
+        };
+        for (path, n) in root.list("migrations", &mut errs) {
+            let Some(mut o) = Obj::new(&shown, path.clone(), n, &mut errs) else { continue };
+            let line = n.line;
+            let id = o.required_string("id", &mut errs).unwrap_or_default();
+            let title = o.required_string("title", &mut errs).unwrap_or_default();
+            let description = o.required_string("description", &mut errs).unwrap_or_default();
+            let owner = o.string("owner", &mut errs);
+            let start = date(&mut o, "start", &mut errs, line);
+            let deadline = date(&mut o, "deadline", &mut errs, line);
+            if o.node.find(&["deadline"]).is_none() {
+                errs.push(line, format!("{path}.deadline is required (YYYY-MM-DD)"));
+            }
+            let applies = expr_text(&mut o, "applies_to", &mut errs).unwrap_or_else(|| crate::grade::pack::DEFAULT_APPLIES_TO.to_owned());
+            let done = expr_text(&mut o, "done", &mut errs);
+            if done.is_none() && o.node.find(&["done"]).is_none() {
+                errs.push(line, format!("{path}.done is required"));
+            }
+            let started = expr_text(&mut o, "started", &mut errs);
+            let node = o.node;
+            o.finish(&["id", "title", "description", "owner", "start", "deadline", "applies_to", "done", "started"], &mut errs);
+            if !id.is_empty() && !(id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_') && id.as_bytes()[0].is_ascii_lowercase()) {
+                errs.push(line, format!("{path}.id \"{id}\" must be snake_case: a-z, 0-9 and _, starting with a letter"));
+            }
+            if !id.is_empty() {
+                if let Some((f0, l0)) = seen.get(&id) {
+                    errs.push(line, format!("duplicate migration id \"{id}\" (first defined at {f0}:{l0})"));
+                } else {
+                    seen.insert(id.clone(), (shown.clone(), line));
+                }
+            }
+            if let (Some(s), Some(d)) = (start, deadline) {
+                if d < s {
+                    errs.push(line, format!("{path}.deadline {d} is before its start {s}"));
+                }
+            }
+            let mut parse = |key: &str, text: Option<String>| -> Option<Expr> {
+                let t = text?;
+                match analyse(&t, facts, columns) {
+                    Ok(e) => Some(e),
+                    Err(m) => {
+                        errs.push(node.key_line(&[key]).unwrap_or(line), format!("{path}.{key}: {m}"));
+                        None
+                    }
+                }
+            };
+            let applies_to = parse("applies_to", Some(applies));
+            let done = parse("done", done);
+            let started_expr = parse("started", started.clone());
+            if let (Some(applies_to), Some(done), Some(deadline), true) = (applies_to, done, deadline, started.is_none() || started_expr.is_some()) {
+                out.push(Migration {
+                    id,
+                    title,
+                    description,
+                    owner,
+                    start,
+                    deadline,
+                    applies_to,
+                    done,
+                    started: started_expr,
+                    file: shown.clone(),
+                    line,
+                });
+            }
+        }
+        root.finish(&["migrations"], &mut errs);
+        errors.extend(errs.list);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// The statement giving (migration id, entity ref, state) for every migration over the wide
+/// fact view `eh_wide` (one pass per migration, `union all`; ids are validated snake_case).
+pub fn states_sql(migrations: &[Migration]) -> String {
+    let parts: Vec<String> = migrations
+        .iter()
+        .map(|m| {
+            let started = m.started.as_ref().map(|s| s.sql.as_str()).unwrap_or("false");
+            format!(
+                "select '{id}' as migration_id, entity_ref, case when ({done}) is null then 'unknown' when ({done}) then 'done' when coalesce(({started}), false) then 'in_progress' else 'not_started' end as state from eh_wide where coalesce(({applies}), false)",
+                id = m.id,
+                done = m.done.sql,
+                applies = m.applies_to.sql,
+            )
+        })
+        .collect();
+    parts.join("\nunion all\n")
+}
+
+/// Evaluates every migration on run `run_id` as of `as_of` (facts observed up to then) and
+/// stores the states in `migration_states`; returns counts per migration and state.
+pub fn evaluate(
+    conn: &Connection,
+    run_id: &str,
+    as_of: DateTime<Utc>,
+    facts: &FactSet,
+    migrations: &[Migration],
+) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
+    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    if migrations.is_empty() {
+        return Ok(counts);
+    }
+    crate::grade::engine::build_wide(conn, run_id, as_of, facts)?;
+    conn.execute(crate::store::sql::MIGRATION_STATES_CLEAR, params![run_id]).context("clearing the run's migration states")?;
+    let sql = format!(
+        "insert into migration_states (run_id, migration_id, entity_ref, state, as_of)\nselect ?, migration_id, entity_ref, state, ?::timestamp from ({})",
+        states_sql(migrations)
+    );
+    conn.execute(&sql, params![run_id, as_of.naive_utc()]).context("evaluating the migrations")?;
+    let mut st = conn.prepare(crate::store::sql::MIGRATION_STATE_COUNTS)?;
+    let rows = st.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    for r in rows {
+        let (m, s, n) = r?;
+        counts.entry(m).or_default().insert(s, n as usize);
+    }
+    for m in migrations {
+        counts.entry(m.id.clone()).or_default();
+    }
+    Ok(counts)
+}
