@@ -369,15 +369,20 @@ pub struct SourcesBench {
     pub cpu_s: f64,
 }
 
-/// Collects `queries` Prometheus and `queries` Zoekt queries for an organisation of
-/// `components` against loopback servers; measures the collection.
-pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -> anyhow::Result<SourcesBench> {
-    use std::sync::Arc;
+/// The components of a synthetic organisation written to `dir/catalog` and read back.
+fn synthetic_components(dir: &Path, opts: &crate::synth::Options) -> anyhow::Result<Vec<crate::sources::prometheus::Component>> {
     let org = crate::synth::generate(opts);
     org.write_to(&dir.join("catalog"))?;
     let out = read_catalog(&[".".to_owned()], &FilesOptions::new(dir.join("catalog")));
     let catalog = Catalog::assemble(out.docs, out.errors, out.reports);
-    let components = crate::pipeline::components_of(&catalog);
+    Ok(crate::pipeline::components_of(&catalog))
+}
+
+/// Collects `queries` Prometheus and `queries` Zoekt queries for an organisation of
+/// `components` against loopback servers; measures the collection.
+pub fn bench_sources(dir: &Path, opts: &crate::synth::Options, queries: usize) -> anyhow::Result<SourcesBench> {
+    use std::sync::Arc;
+    let components = synthetic_components(dir, opts)?;
     let now = chrono::Utc::now();
     let ts = now.timestamp();
 
@@ -498,39 +503,16 @@ pub struct GitHubBench {
 /// the repositories were pushed to.
 pub fn bench_github(dir: &Path, opts: &crate::synth::Options) -> anyhow::Result<GitHubBench> {
     use crate::fakes::github::{synthetic_org, FakeGitHub};
-    use crate::sources::github::{collect, Api, Config};
-    let org = crate::synth::generate(opts);
-    org.write_to(&dir.join("catalog"))?;
-    let out = read_catalog(&[".".to_owned()], &FilesOptions::new(dir.join("catalog")));
-    let catalog = Catalog::assemble(out.docs, out.errors, out.reports);
-    let components = crate::pipeline::components_of(&catalog);
+    use crate::sources::github::collect;
+    let components = synthetic_components(dir, opts)?;
     let now = chrono::Utc::now();
     let names: Vec<String> = components
         .iter()
         .filter_map(|c| c.annotations.get(crate::sources::github::SLUG_ANNOTATION).cloned())
         .collect();
     let fake = FakeGitHub::start("synth", None, synthetic_org(&names, now));
-    let cfg = Config {
-        name: "github".into(),
-        api: Api {
-            api_url: fake.url(),
-            graphql_url: format!("{}/graphql", fake.url()),
-            web_host: "github.com".into(),
-            token_env: None,
-            app_id_env: None,
-            app_installation_id_env: None,
-            app_private_key_env: None,
-            concurrency: 4,
-            timeout_secs: 60,
-            min_remaining: 100,
-            max_wait_secs: 60,
-            secondary_wait_secs: 60,
-        },
-        organizations: vec!["synth".into()],
-        page_size: 50,
-        refresh_days: 7,
-        required: false,
-    };
+    let mut cfg = crate::fakes::github::source_config(&fake, "synth");
+    cfg.api.concurrency = 4;
     crate::sources::prometheus::install_tls();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let mut cache = Vec::new();

@@ -276,28 +276,12 @@ fn repositories_become_facts_and_later_runs_read_only_what_changed() {
 }
 
 fn config(fake: &FakeGitHub, max_wait: u64) -> echo_health::sources::github::Config {
-    use echo_health::sources::github::{Api, Config};
-    Config {
-        name: "github".into(),
-        api: Api {
-            api_url: fake.url(),
-            graphql_url: format!("{}/graphql", fake.url()),
-            web_host: "github.com".into(),
-            token_env: None,
-            app_id_env: None,
-            app_installation_id_env: None,
-            app_private_key_env: None,
-            concurrency: 2,
-            timeout_secs: 10,
-            min_remaining: 5,
-            max_wait_secs: max_wait,
-            secondary_wait_secs: 1,
-        },
-        organizations: vec!["lumen".into()],
-        page_size: 50,
-        refresh_days: 7,
-        required: false,
-    }
+    let mut c = echo_health::fakes::github::source_config(fake, "lumen");
+    c.api.timeout_secs = 10;
+    c.api.min_remaining = 5;
+    c.api.max_wait_secs = max_wait;
+    c.api.secondary_wait_secs = 1;
+    c
 }
 
 fn components(names: &[&str]) -> Vec<echo_health::sources::prometheus::Component> {

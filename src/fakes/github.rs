@@ -676,6 +676,33 @@ fn jwt_claims(jwt: &str) -> Option<(String, u64)> {
     Some((header.get("alg")?.as_str()?.to_owned(), iss))
 }
 
+/// A `github` source reading organisation `org` from `fake`, without credentials (the
+/// benchmark's and tests' starting point: adjust fields as needed).
+pub fn source_config(fake: &FakeGitHub, org: &str) -> crate::sources::github::Config {
+    use crate::sources::github::{Api, Config};
+    Config {
+        name: "github".into(),
+        api: Api {
+            api_url: fake.url(),
+            graphql_url: format!("{}/graphql", fake.url()),
+            web_host: "github.com".into(),
+            token_env: None,
+            app_id_env: None,
+            app_installation_id_env: None,
+            app_private_key_env: None,
+            concurrency: 2,
+            timeout_secs: 60,
+            min_remaining: 100,
+            max_wait_secs: 60,
+            secondary_wait_secs: 60,
+        },
+        organizations: vec![org.to_owned()],
+        page_size: 50,
+        refresh_days: 7,
+        required: false,
+    }
+}
+
 /// A synthetic organisation of `n` repositories named like the synthetic catalog's components
 /// (`synth/<name>`), with a realistic spread of settings; deterministic.
 pub fn synthetic_org(names: &[String], now: DateTime<Utc>) -> Vec<Repo> {

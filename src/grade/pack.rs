@@ -65,7 +65,7 @@ fn err(file: &str, line: usize, message: String) -> ConfigError {
 }
 
 /// An expression: a string, or a YAML boolean (`pass: true`) taken as its SQL text.
-fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
+pub(crate) fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
     let n = o.get(key)?;
     match &n.value {
         PValue::String(s) => Some(s.clone()),
@@ -77,7 +77,7 @@ fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<
     }
 }
 
-fn is_snake_id(s: &str) -> bool {
+pub(crate) fn is_snake_id(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 64

@@ -30,8 +30,8 @@ use duckdb::{params, Connection};
 
 use crate::config::reader::{read_single, Errs, Obj};
 use crate::config::{ConfigError, ConfigErrors};
+use crate::grade::pack::{expr_text, is_snake_id};
 use crate::grade::sqlexpr::{analyse, Expr, FactSet};
-use crate::yaml::PValue;
 
 #[derive(Debug, Clone)]
 pub struct Migration {
@@ -47,18 +47,6 @@ pub struct Migration {
     pub started: Option<Expr>,
     pub file: String,
     pub line: usize,
-}
-
-fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
-    let n = o.get(key)?;
-    match &n.value {
-        PValue::String(s) => Some(s.clone()),
-        PValue::Bool(b) => Some(b.to_string()),
-        _ => {
-            errs.push(n.line, format!("{}.{key} must be an SQL expression (a string)", o.path));
-            None
-        }
-    }
 }
 
 fn date(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>, line: usize) -> Option<NaiveDate> {
@@ -117,7 +105,7 @@ pub fn load(files: &[PathBuf], facts: &FactSet, columns: &[&str]) -> Result<Vec<
             let started = expr_text(&mut o, "started", &mut errs);
             let node = o.node;
             o.finish(&["id", "title", "description", "owner", "start", "deadline", "applies_to", "done", "started"], &mut errs);
-            if !id.is_empty() && !(id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_') && id.as_bytes()[0].is_ascii_lowercase()) {
+            if !id.is_empty() && !is_snake_id(&id) {
                 errs.push(line, format!("{path}.id \"{id}\" must be snake_case: a-z, 0-9 and _, starting with a letter"));
             }
             if !id.is_empty() {
