@@ -339,7 +339,10 @@ pub mod loopback {
                             _ => "Status",
                         };
                         let text = if matches!(status, 204 | 304) { "" } else { reply.body.as_str() };
-                        let mut head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n", text.len());
+                        let mut head = format!(
+                            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n",
+                            text.len()
+                        );
                         for (k, v) in &reply.headers {
                             head.push_str(&format!("{k}: {v}\r\n"));
                         }
@@ -506,10 +509,8 @@ pub fn bench_github(dir: &Path, opts: &crate::synth::Options) -> anyhow::Result<
     use crate::sources::github::collect;
     let components = synthetic_components(dir, opts)?;
     let now = chrono::Utc::now();
-    let names: Vec<String> = components
-        .iter()
-        .filter_map(|c| c.annotations.get(crate::sources::github::SLUG_ANNOTATION).cloned())
-        .collect();
+    let names: Vec<String> =
+        components.iter().filter_map(|c| c.annotations.get(crate::sources::github::SLUG_ANNOTATION).cloned()).collect();
     let fake = FakeGitHub::start("synth", None, synthetic_org(&names, now));
     let mut cfg = crate::fakes::github::source_config(&fake, "synth");
     cfg.api.concurrency = 4;

@@ -120,7 +120,8 @@ fn pipeline(dir: &Path, fake: &FakeGitHub, extra: &str) -> PathBuf {
 }
 
 fn run(p: &Path) -> (i32, Value, String) {
-    let out = common::bin().args(["run", p.to_str().unwrap(), "--format", "json"]).env("ECHO_HEALTH_TEST_GH_TOKEN", TOKEN).output().unwrap();
+    let out =
+        common::bin().args(["run", p.to_str().unwrap(), "--format", "json"]).env("ECHO_HEALTH_TEST_GH_TOKEN", TOKEN).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "the token leaked into the output");
@@ -133,7 +134,9 @@ type Row = (String, String, Option<f64>, Option<bool>, Option<String>, String);
 fn facts(db: &Path, run: &str) -> Vec<Row> {
     let conn = duckdb::Connection::open(db).unwrap();
     let mut st = conn
-        .prepare("select entity_ref, fact, value_num, value_bool, value_text, observed_at::varchar from facts where run_id = ? order by 1, 2")
+        .prepare(
+            "select entity_ref, fact, value_num, value_bool, value_text, observed_at::varchar from facts where run_id = ? order by 1, 2",
+        )
         .unwrap();
     st.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap().map(Result::unwrap).collect()
 }
@@ -271,7 +274,9 @@ fn repositories_become_facts_and_later_runs_read_only_what_changed() {
     }
     assert!(leaked.is_empty(), "the token was written to {leaked:?}");
     let conn = duckdb::Connection::open(&db).unwrap();
-    let tagged: i64 = conn.query_row("select count(*) from source_cache where etag is not null and key like 'GET /repos/lumen/payments/%'", [], |r| r.get(0)).unwrap();
+    let tagged: i64 = conn
+        .query_row("select count(*) from source_cache where etag is not null and key like 'GET /repos/lumen/payments/%'", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(tagged, 2, "the ETags of both alert pages are kept in DuckDB");
 }
 
@@ -315,7 +320,10 @@ fn rate_limits_are_waited_for_retried_and_never_exhausted() {
     let cfg = config(&fake, 10);
     let out = rt.block_on(echo_health::sources::github::collect(&cfg, &components(&["payments", "tracking"]), Vec::new(), now));
     assert!(out.errors.iter().all(|e| e.kind != echo_health::sources::SourceErrorKind::Unavailable), "{:?}", out.errors);
-    assert!(out.facts.iter().any(|f| f.entity_ref.ends_with("/payments") && f.fact == "github.vulnerability_alerts_low"), "the REST pages after the 403 were read");
+    assert!(
+        out.facts.iter().any(|f| f.entity_ref.ends_with("/payments") && f.fact == "github.vulnerability_alerts_low"),
+        "the REST pages after the 403 were read"
+    );
     let s = &out.stats;
     assert!(s["waited_secs"].as_f64().unwrap() >= 1.0, "waited for the reset and the retry-after: {s:?}");
     assert_eq!(s["rate_limited"], 1, "the 403 secondary limit: {s:?}");
@@ -342,7 +350,8 @@ fn a_graphql_timeout_asks_for_smaller_pages() {
     let now = Utc::now();
     let fake = FakeGitHub::start("lumen", None, org(now));
     fake.state.lock().unwrap().fail_graphql = vec![502];
-    let out = rt().block_on(echo_health::sources::github::collect(&config(&fake, 10), &components(&["payments", "filler-149"]), Vec::new(), now));
+    let out =
+        rt().block_on(echo_health::sources::github::collect(&config(&fake, 10), &components(&["payments", "filler-149"]), Vec::new(), now));
     assert!(out.facts.iter().any(|f| f.entity_ref.ends_with("/filler-149")), "{:?}", out.errors);
     // 1 answer 502, then 159 repositories in pages of 50
     let c = fake.counts();
@@ -417,12 +426,17 @@ fn catalog_discovery_reads_descriptors_of_every_repository() {
     let f = facts(&db, v["run_id"].as_str().unwrap());
     assert!(get(&f, "payments", "github.default_branch_protected").is_some(), "discovered components get GitHub facts");
     let conn = duckdb::Connection::open(&db).unwrap();
-    let origin: String = conn.query_row("select source_file from entities where entity_ref = 'component:default/payments'", [], |r| r.get(0)).unwrap();
+    let origin: String =
+        conn.query_row("select source_file from entities where entity_ref = 'component:default/payments'", [], |r| r.get(0)).unwrap();
     assert_eq!(origin, "https://github.com/lumen/payments/blob/HEAD/catalog-info.yaml");
 
     // GitHub unreachable: the run is recorded as failed, naming the source
     let p2 = tmp.path().join("p2.yaml");
-    std::fs::write(&p2, std::fs::read_to_string(&p).unwrap().replace(&fake.url(), "http://127.0.0.1:9").replace("name: disc", "name: disc2")).unwrap();
+    std::fs::write(
+        &p2,
+        std::fs::read_to_string(&p).unwrap().replace(&fake.url(), "http://127.0.0.1:9").replace("name: disc", "name: disc2"),
+    )
+    .unwrap();
     let (code, _v, stderr) = run(&p2);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("catalog source could not be read") && stderr.contains("organization lumen"), "{stderr}");
@@ -432,7 +446,10 @@ fn catalog_discovery_reads_descriptors_of_every_repository() {
 fn rest_shapes_from_the_recorded_fixtures_are_read() {
     let Some(shared) = common::shared_dir("rest_shapes_from_the_recorded_fixtures_are_read") else { return };
     let dir = shared.join("fixtures/github");
-    let alerts: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("openapi-examples/dependabot-alerts.200.dependabot-alerts-for-repository.json")).unwrap()).unwrap();
+    let alerts: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("openapi-examples/dependabot-alerts.200.dependabot-alerts-for-repository.json")).unwrap(),
+    )
+    .unwrap();
     let counts = echo_health::sources::github::snapshot::count_alerts(&[alerts.clone()]);
     let expected: usize = alerts.as_array().unwrap().len();
     assert_eq!(counts.values().sum::<u64>() as usize, expected);
@@ -441,13 +458,17 @@ fn rest_shapes_from_the_recorded_fixtures_are_read() {
         assert!(counts.contains_key(sev), "{sev} in {counts:?}");
     }
     // effective rules: the recorded shape merges into protection
-    let rules: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("openapi-examples/rules-for-branch.200.repository-rule-items.json")).unwrap()).unwrap();
+    let rules: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("openapi-examples/rules-for-branch.200.repository-rule-items.json")).unwrap(),
+    )
+    .unwrap();
     let mut snap = echo_health::sources::github::snapshot::Snapshot::default();
     echo_health::sources::github::snapshot::apply_rest_rules(&mut snap, &rules);
     let p = snap.protection.unwrap();
     assert!(p.protected && p.via.iter().any(|v| v.contains("42")), "{p:?}");
     // the recorded pagination: every page's `rel="next"` link leads to the next recorded request
-    let pages: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("recorded/paginate-issues.normalized-fixture.json")).unwrap()).unwrap();
+    let pages: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("recorded/paginate-issues.normalized-fixture.json")).unwrap()).unwrap();
     let pages = pages.as_array().unwrap();
     let mut followed = 0;
     for (i, p) in pages.iter().enumerate() {
@@ -462,7 +483,6 @@ fn rest_shapes_from_the_recorded_fixtures_are_read() {
     assert!(followed >= 3, "the recorded scenario has several next links");
     let _ = Arc::new(());
 }
-
 
 #[test]
 fn github_sections_are_validated() {

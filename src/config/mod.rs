@@ -320,7 +320,9 @@ fn github_api(o: &mut Obj<'_>, path: &str, line: usize, errs: &mut Errs<'_>) -> 
         let e = o.string(key, errs)?;
         match url::Url::parse(&e) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
-            Ok(_) => errs.push(line, format!("{path}.{key} must be an http(s) URL without credentials (they come from environment variables)")),
+            Ok(_) => {
+                errs.push(line, format!("{path}.{key} must be an http(s) URL without credentials (they come from environment variables)"))
+            }
             Err(err) => errs.push(line, format!("{path}.{key} \"{e}\" is not a URL: {err}")),
         }
         Some(e.trim_end_matches('/').to_owned())
@@ -782,7 +784,10 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
     if catalog.is_empty() && errs.list.is_empty() {
         errs.push(node.line, "catalog must list at least one catalog source".into());
     }
-    root.finish(&["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "reports", "grading", "migrations"], &mut errs);
+    root.finish(
+        &["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "reports", "grading", "migrations"],
+        &mut errs,
+    );
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
         return Err(ConfigErrors(errs.list));
@@ -796,7 +801,21 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         Some(o) => normalize(&dir.join(o)),
         None => state.join(format!("{name}-out")),
     };
-    Ok(Pipeline { file: file.to_path_buf(), dir, name, schedule, database, output, catalog, facts, tolerances, exports, reports, grading, migrations })
+    Ok(Pipeline {
+        file: file.to_path_buf(),
+        dir,
+        name,
+        schedule,
+        database,
+        output,
+        catalog,
+        facts,
+        tolerances,
+        exports,
+        reports,
+        grading,
+        migrations,
+    })
 }
 
 #[cfg(test)]

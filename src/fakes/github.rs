@@ -222,7 +222,10 @@ impl Repo {
             n.insert("primaryLanguage".into(), self.language.as_ref().map(|l| json!({"name": l})).unwrap_or(Value::Null));
         }
         if has("licenseInfo") {
-            n.insert("licenseInfo".into(), self.license.as_ref().map(|l| json!({"spdxId": l, "key": l.to_lowercase()})).unwrap_or(Value::Null));
+            n.insert(
+                "licenseInfo".into(),
+                self.license.as_ref().map(|l| json!({"spdxId": l, "key": l.to_lowercase()})).unwrap_or(Value::Null),
+            );
         }
         // aliased objects: `alias: object(expression: "HEAD:path")`
         let mut rest = q;
@@ -345,7 +348,8 @@ impl FakeGitHub {
             let fake = s2.lock().unwrap().clone().expect("fake registered");
             fake.answer(r)
         }));
-        let fake = Arc::new(FakeGitHub { org: org.to_owned(), token: token.map(str::to_owned), state: Mutex::new(state), port, connections });
+        let fake =
+            Arc::new(FakeGitHub { org: org.to_owned(), token: token.map(str::to_owned), state: Mutex::new(state), port, connections });
         *slot.lock().unwrap() = Some(fake.clone());
         fake
     }
@@ -420,7 +424,11 @@ impl FakeGitHub {
         if r.method == "POST" && (r.path == "/graphql" || r.path == "/api/graphql") {
             st.counts.graphql += 1;
             if let Some(status) = (!st.fail_graphql.is_empty()).then(|| st.fail_graphql.remove(0)) {
-                return Reply { status, headers: vec![], body: json!({"message": "We couldn't respond to your request in time."}).to_string() };
+                return Reply {
+                    status,
+                    headers: vec![],
+                    body: json!({"message": "We couldn't respond to your request in time."}).to_string(),
+                };
             }
             let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
             let op = body.get("operationName").and_then(Value::as_str).unwrap_or("").to_owned();
@@ -434,14 +442,16 @@ impl FakeGitHub {
                 return Reply {
                     status: 200,
                     headers,
-                    body: json!({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit already exceeded for user ID 1."}]}).to_string(),
+                    body: json!({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit already exceeded for user ID 1."}]})
+                        .to_string(),
                 };
             }
             st.graphql_remaining -= c;
             st.counts.points += c;
             let mut data = data;
             if q.contains("rateLimit") {
-                data["rateLimit"] = json!({"cost": c, "remaining": st.graphql_remaining, "resetAt": DateTime::from_timestamp(st.reset_at, 0).map(rfc)});
+                data["rateLimit"] =
+                    json!({"cost": c, "remaining": st.graphql_remaining, "resetAt": DateTime::from_timestamp(st.reset_at, 0).map(rfc)});
             }
             let mut out = json!({"data": data});
             if !errors.is_empty() {
@@ -505,7 +515,9 @@ impl FakeGitHub {
                 if !org_ok(v("org")) {
                     return (
                         json!({"organization": null}),
-                        vec![json!({"type": "NOT_FOUND", "path": ["organization"], "message": format!("Could not resolve to an Organization with the login of '{}'.", v("org").unwrap_or_default())})],
+                        vec![
+                            json!({"type": "NOT_FOUND", "path": ["organization"], "message": format!("Could not resolve to an Organization with the login of '{}'.", v("org").unwrap_or_default())}),
+                        ],
                         0,
                     );
                 }
@@ -531,7 +543,11 @@ impl FakeGitHub {
             }
             "ChangedRepositories" => {
                 if !org_ok(v("org")) {
-                    return (json!({"organization": null}), vec![json!({"type": "NOT_FOUND", "path": ["organization"], "message": "Could not resolve to an Organization"})], 0);
+                    return (
+                        json!({"organization": null}),
+                        vec![json!({"type": "NOT_FOUND", "path": ["organization"], "message": "Could not resolve to an Organization"})],
+                        0,
+                    );
                 }
                 let mut by_push: Vec<&Repo> = self.org_repos(st);
                 by_push.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at));
@@ -582,7 +598,11 @@ impl FakeGitHub {
             "MoreOfRepository" => {
                 let (o, name) = (v("owner").unwrap_or_default(), v("name").unwrap_or_default());
                 let Some(r) = Self::find(st, &o, &name) else {
-                    return (json!({"repository": null}), vec![json!({"type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository"})], 0);
+                    return (
+                        json!({"repository": null}),
+                        vec![json!({"type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository"})],
+                        0,
+                    );
                 };
                 let from = uncursor(vars.get("after").and_then(Value::as_str));
                 let page = if q.contains("page: pullRequests(") { r.merged_page(from) } else { r.releases_page(from) };
@@ -633,9 +653,8 @@ impl FakeGitHub {
                     })
                     .collect();
                 let end = from + items.len();
-                let link = (end < alerts.len()).then(|| {
-                    format!("<{}{}?state=open&per_page={per_page}&after={}>; rel=\"next\"", self.url(), path, cursor(end))
-                });
+                let link = (end < alerts.len())
+                    .then(|| format!("<{}{}?state=open&per_page={per_page}&after={}>; rel=\"next\"", self.url(), path, cursor(end)));
                 (200, Value::Array(items).to_string(), link)
             }
             ["rules", "branches", _branch] => {
@@ -728,8 +747,13 @@ pub fn synthetic_org(names: &[String], now: DateTime<Utc>) -> Vec<Repo> {
             }
             r.open_prs = (0..(h % 6)).map(|k| now - Duration::days((k * 9) as i64)).collect();
             r.merged = (0..(h % 40)).map(|k| (now - Duration::days((k * 2) as i64), now - Duration::days((k * 2) as i64))).collect();
-            r.releases = (0..(h % 4)).map(|k| (now - Duration::days((k * 30) as i64), now - Duration::days((k * 30) as i64), false)).collect();
-            r.alerts = if h % 10 == 0 { None } else { Some((0..(h % 7)).map(|k| ["LOW", "MODERATE", "HIGH", "CRITICAL"][(k % 4) as usize].to_owned()).collect()) };
+            r.releases =
+                (0..(h % 4)).map(|k| (now - Duration::days((k * 30) as i64), now - Duration::days((k * 30) as i64), false)).collect();
+            r.alerts = if h % 10 == 0 {
+                None
+            } else {
+                Some((0..(h % 7)).map(|k| ["LOW", "MODERATE", "HIGH", "CRITICAL"][(k % 4) as usize].to_owned()).collect())
+            };
             if h % 3 != 2 {
                 r.classic.push(ClassicRule { pattern: "main".into(), reviews: Some(1 + h % 2), status_checks: h % 2 == 0 });
             } else if h % 9 == 2 {

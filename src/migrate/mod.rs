@@ -30,6 +30,7 @@ use duckdb::{params, Connection};
 
 use crate::config::reader::{read_single, Errs, Obj};
 use crate::config::{ConfigError, ConfigErrors};
+use crate::grade::engine::fill;
 use crate::grade::pack::{expr_text, is_snake_id};
 use crate::grade::sqlexpr::{analyse, Expr, FactSet};
 
@@ -133,7 +134,9 @@ pub fn load(files: &[PathBuf], facts: &FactSet, columns: &[&str]) -> Result<Vec<
             let applies_to = parse("applies_to", Some(applies));
             let done = parse("done", done);
             let started_expr = parse("started", started.clone());
-            if let (Some(applies_to), Some(done), Some(deadline), true) = (applies_to, done, deadline, started.is_none() || started_expr.is_some()) {
+            if let (Some(applies_to), Some(done), Some(deadline), true) =
+                (applies_to, done, deadline, started.is_none() || started_expr.is_some())
+            {
                 out.push(Migration {
                     id,
                     title,
@@ -166,11 +169,9 @@ pub fn states_sql(migrations: &[Migration]) -> String {
         .iter()
         .map(|m| {
             let started = m.started.as_ref().map(|s| s.sql.as_str()).unwrap_or("false");
-            format!(
-                "select '{id}' as migration_id, entity_ref, case when ({done}) is null then 'unknown' when ({done}) then 'done' when coalesce(({started}), false) then 'in_progress' else 'not_started' end as state from eh_wide where coalesce(({applies}), false)",
-                id = m.id,
-                done = m.done.sql,
-                applies = m.applies_to.sql,
+            fill(
+                crate::store::sql::MIGRATION_STATE_OF,
+                &[("id", &m.id), ("done", &m.done.sql), ("started", started), ("applies", &m.applies_to.sql)],
             )
         })
         .collect();
@@ -192,10 +193,7 @@ pub fn evaluate(
     }
     crate::grade::engine::build_wide(conn, run_id, as_of, facts)?;
     conn.execute(crate::store::sql::MIGRATION_STATES_CLEAR, params![run_id]).context("clearing the run's migration states")?;
-    let sql = format!(
-        "insert into migration_states (run_id, migration_id, entity_ref, state, as_of)\nselect ?, migration_id, entity_ref, state, ?::timestamp from ({})",
-        states_sql(migrations)
-    );
+    let sql = fill(crate::store::sql::MIGRATION_INSERT_STATES, &[("states", &states_sql(migrations))]);
     conn.execute(&sql, params![run_id, as_of.naive_utc()]).context("evaluating the migrations")?;
     let mut st = conn.prepare(crate::store::sql::MIGRATION_STATE_COUNTS)?;
     let rows = st.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;

@@ -27,6 +27,10 @@ pub const SOURCE_CACHE_MERGE: &str = include_str!("../../sql/store/source_cache_
 /// Migrations: states of a run.
 pub const MIGRATION_STATES_CLEAR: &str = include_str!("../../sql/store/migration_states_clear.sql");
 pub const MIGRATION_STATE_COUNTS: &str = include_str!("../../sql/store/migration_state_counts.sql");
+/// Templates filled by `migrate::states_sql` (`{id}`, `{done}`, `{started}`, `{applies}`) and
+/// `migrate::evaluate` (`{states}`).
+pub const MIGRATION_STATE_OF: &str = include_str!("../../sql/migrate/state_of.sql");
+pub const MIGRATION_INSERT_STATES: &str = include_str!("../../sql/migrate/insert_states.sql");
 
 pub const RUN_COUNTS: &str = include_str!("../../sql/queries/run_counts.sql");
 

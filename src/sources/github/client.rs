@@ -168,8 +168,11 @@ impl Client {
         let rest = build(api_url, auth, timeout)?;
         // one client when both APIs share a base (GitHub.com): one installation token, too
         // (octocrab's clones copy the token cache rather than share it)
-        let graphql =
-            if graphql_base.trim_end_matches('/') == api_url.trim_end_matches('/') { None } else { Some(build(graphql_base, auth, timeout)?) };
+        let graphql = if graphql_base.trim_end_matches('/') == api_url.trim_end_matches('/') {
+            None
+        } else {
+            Some(build(graphql_base, auth, timeout)?)
+        };
         Ok(Client {
             rest,
             graphql,
@@ -315,7 +318,12 @@ impl Client {
                 Ok(t) => t,
                 Err(e) => {
                     drop(permit);
-                    return Err(ApiError { url: shown, status: Some(status), message: format!("reading the answer failed: {e}"), rate_limited: false });
+                    return Err(ApiError {
+                        url: shown,
+                        status: Some(status),
+                        message: format!("reading the answer failed: {e}"),
+                        rate_limited: false,
+                    });
                 }
             };
             drop(permit);
@@ -418,7 +426,10 @@ mod tests {
 
     #[test]
     fn relative_paths_stay_on_the_api_host() {
-        assert_eq!(relative("https://ghe.example.com/api/v3", "https://ghe.example.com/api/v3/repos/a/b?after=x").as_deref(), Some("/repos/a/b?after=x"));
+        assert_eq!(
+            relative("https://ghe.example.com/api/v3", "https://ghe.example.com/api/v3/repos/a/b?after=x").as_deref(),
+            Some("/repos/a/b?after=x")
+        );
         assert_eq!(relative("https://api.github.com", "https://evil.example.com/repos/a/b"), None);
     }
 }

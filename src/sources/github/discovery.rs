@@ -123,7 +123,9 @@ pub async fn discover(cfg: &Config) -> FilesOutput {
                                 file: Some(display.clone()),
                                 line: Some(line),
                                 entity: entity.clone(),
-                                message: format!("{display}:{line}: $text/$json/$yaml placeholders are not resolved in descriptors read from GitHub"),
+                                message: format!(
+                                    "{display}:{line}: $text/$json/$yaml placeholders are not resolved in descriptors read from GitHub"
+                                ),
                             });
                             stubbed
                         }
@@ -139,7 +141,10 @@ pub async fn discover(cfg: &Config) -> FilesOutput {
                             message: format!("{display}:{line}: Location targets are not followed in descriptors read from GitHub (list the files in `paths`)"),
                         });
                     }
-                    out.docs.push(RawDoc { value, origin: Origin { file: display.clone(), doc: index, line, location_dir: Default::default() } });
+                    out.docs.push(RawDoc {
+                        value,
+                        origin: Origin { file: display.clone(), doc: index, line, location_dir: Default::default() },
+                    });
                 }
             }
         }

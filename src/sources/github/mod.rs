@@ -343,7 +343,8 @@ pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEnt
     if !to_read.is_empty() {
         match graphql::repositories(&client, &to_read, snapshot::FIELDS, cfg.page_size).await {
             Ok((nodes, errors)) => {
-                for line in summarise(&errors.iter().filter(|e| e.kind != "NOT_FOUND").cloned().collect::<Vec<_>>(), |i| to_read.get(i).cloned())
+                for line in
+                    summarise(&errors.iter().filter(|e| e.kind != "NOT_FOUND").cloned().collect::<Vec<_>>(), |i| to_read.get(i).cloned())
                 {
                     out.errors.push(err(cfg, SourceErrorKind::Warning, "repositories".into(), None, line));
                 }
@@ -410,7 +411,9 @@ pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEnt
             }
         }
         if snap.alerts_truncated {
-            match rest_pages(&client, &format!("/repos/{repo}/dependabot/alerts?state=open&per_page=100"), &etags, &mut cache_out, now).await {
+            match rest_pages(&client, &format!("/repos/{repo}/dependabot/alerts?state=open&per_page=100"), &etags, &mut cache_out, now)
+                .await
+            {
                 Ok(pages) => {
                     snap.alerts = Some(snapshot::count_alerts(&pages));
                     snap.alerts_truncated = false;
@@ -497,7 +500,12 @@ pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEnt
 
     // what to keep: new snapshots and watermarks
     for (k, s) in &fresh {
-        cache_out.push(CacheEntry { key: format!("repo:{k}"), etag: None, body: serde_json::to_string(s).unwrap_or_default(), fetched_at: now });
+        cache_out.push(CacheEntry {
+            key: format!("repo:{k}"),
+            etag: None,
+            body: serde_json::to_string(s).unwrap_or_default(),
+            fetched_at: now,
+        });
     }
     for org in &cfg.organizations {
         let okey = org.to_ascii_lowercase();
@@ -507,7 +515,8 @@ pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEnt
         // the newest times among the repositories known now; a watermark never moves back
         let mut pushed = marks.get(&okey).map(|m| m.pushed.clone()).unwrap_or_default();
         let mut updated = marks.get(&okey).map(|m| m.updated.clone()).unwrap_or_default();
-        let probed = probe_max.get(&okey).map(|(p, u)| (Some(p.clone()).filter(|x| !x.is_empty()), Some(u.clone()).filter(|x| !x.is_empty())));
+        let probed =
+            probe_max.get(&okey).map(|(p, u)| (Some(p.clone()).filter(|x| !x.is_empty()), Some(u.clone()).filter(|x| !x.is_empty())));
         let from_reads = fresh
             .values()
             .filter(|s| key(&s.repo).split('/').next() == Some(okey.as_str()))
@@ -614,7 +623,12 @@ async fn rest_pages(
         let body = stored.get("body").cloned().unwrap_or(Value::Null);
         next = stored.get("link_next").and_then(Value::as_str).map(str::to_owned);
         if let Some(tag) = &a.etag {
-            cache_out.push(CacheEntry { key: format!("GET {cache_key}"), etag: Some(tag.clone()), body: stored.to_string(), fetched_at: now });
+            cache_out.push(CacheEntry {
+                key: format!("GET {cache_key}"),
+                etag: Some(tag.clone()),
+                body: stored.to_string(),
+                fetched_at: now,
+            });
         }
         pages.push(body);
     }

@@ -368,7 +368,8 @@ impl Snapshot {
     /// The facts at `now` (ages and 90-day windows counted from `now`).
     pub fn facts(&self, now: DateTime<Utc>) -> Vec<(&'static str, FactValue)> {
         let since = now - Duration::days(WINDOW_DAYS);
-        let days = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|d| ((now - d.with_timezone(&Utc)).num_seconds().max(0) / 86_400) as f64);
+        let days =
+            |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|d| ((now - d.with_timezone(&Utc)).num_seconds().max(0) / 86_400) as f64);
         let mut f: Vec<(&'static str, FactValue)> = Vec::new();
         let num = |x: u64| FactValue::Number(x as f64);
         if let Some(v) = self.archived {
@@ -515,7 +516,10 @@ mod tests {
         assert_eq!(s.codeowners, Some(true));
         assert_eq!(s.dependency_updates, None, "fields absent from the node are unknown");
         let facts = s.facts(now);
-        assert!(!facts.iter().any(|(n, _)| n.starts_with("github.vulnerability_alerts_")), "alerts GitHub would not show are unknown, not zero");
+        assert!(
+            !facts.iter().any(|(n, _)| n.starts_with("github.vulnerability_alerts_")),
+            "alerts GitHub would not show are unknown, not zero"
+        );
     }
 
     #[test]
