@@ -113,7 +113,7 @@ pub fn prepare(
     let p = crate::config::load(&dir.join("bench.yaml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let setup = crate::grade::setup(&p).map_err(|e| anyhow::anyhow!("{e}"))?.context("the bench pipeline grades")?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(crate::pipeline::run(&p, Some(setup.clone())))?;
+    let outcome = rt.block_on(crate::pipeline::run(&p, Some(setup.clone()), None))?;
     Ok((p, setup, outcome))
 }
 

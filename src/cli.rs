@@ -42,6 +42,25 @@ enum Command {
         pipeline: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Grade the facts observed up to this date (YYYY-MM-DD: its end, UTC) or time
+        /// (RFC 3339) instead of now: a past date replayed from dated facts
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
+    /// Replay past dates from dated facts: one run per date from --from to --to, every
+    /// --every-days, each grading the facts observed up to the end of its date (so history,
+    /// trends and burn-downs exist from the first day).
+    #[command(after_help = "Example:\n  echo-health replay pipelines/demo.yaml --from 2026-06-01 --to 2026-11-30 --every-days 7")]
+    Replay {
+        pipeline: PathBuf,
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        #[arg(long, default_value_t = 7)]
+        every_days: u32,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Validate descriptor files and folders, and pipeline files, without running anything.
     #[command(
@@ -180,7 +199,39 @@ enum Command {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { pipeline, format } => cmd_run(&pipeline, format),
+        Command::Run { pipeline, format, as_of } => {
+            let as_of = match as_of.as_deref().map(parse_as_of).transpose() {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("--as-of: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            cmd_run(&pipeline, format, as_of)
+        }
+        Command::Replay { pipeline, from, to, every_days, format } => {
+            let (from, to) = match (parse_as_of(&from), parse_as_of(&to)) {
+                (Ok(f), Ok(t)) if f <= t && every_days > 0 => (f, t),
+                (Ok(_), Ok(_)) => {
+                    eprintln!("replay: --from must not be after --to, and --every-days must be at least 1");
+                    return Ok(ExitCode::from(2));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("replay: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let mut worst = ExitCode::SUCCESS;
+            let mut at = from;
+            while at <= to {
+                let code = cmd_run(&pipeline, format, Some(at))?;
+                if code != ExitCode::SUCCESS {
+                    worst = code;
+                }
+                at += chrono::Duration::days(every_days as i64);
+            }
+            Ok(worst)
+        }
         Command::Validate { paths, format } => cmd_validate(&paths, format),
         Command::Regrade { pipeline, run, format } => cmd_regrade(&pipeline, run, format),
         Command::Report { pipeline, run, grading, format } => cmd_report(&pipeline, run, grading, format),
@@ -343,7 +394,22 @@ fn config_failed(e: &config::ConfigErrors, format: Format) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
+/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time; not in the future.
+fn parse_as_of(s: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(23, 59, 59).expect("a valid time of day").and_utc()
+    } else {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|_| format!("\"{s}\" is not a date (YYYY-MM-DD) or an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc)
+    };
+    if t > chrono::Utc::now() + chrono::Duration::days(1) {
+        return Err(format!("{s} is in the future: facts cannot be observed yet"));
+    }
+    Ok(t)
+}
+
+fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<ExitCode> {
     let p = match config::load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -367,7 +433,7 @@ fn cmd_run(path: &Path, format: Format) -> Result<ExitCode> {
         return Ok(config_failed(&e, format));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(pipeline::run(&p, grading))?;
+    let outcome = rt.block_on(pipeline::run(&p, grading, as_of))?;
     let abs = |p: &Path| -> String { abs_path(p) };
     if format == Format::Text || !outcome.problems.is_empty() {
         // problems go to stderr so stdout stays machine-readable with --format json

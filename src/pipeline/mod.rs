@@ -237,9 +237,14 @@ async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>, 
 
 /// Runs a pipeline once; `grading` is the validated setup of its checks (see
 /// [`crate::grade::setup`]), `None` when it does not grade.
-pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> Result<RunOutcome> {
+///
+/// `as_of`: grade the facts observed up to that time instead of the run's start (a replay of
+/// a past date from dated facts; the run is recorded with that `as_of` and its history and
+/// pages order by it).
+pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_of: Option<DateTime<Utc>>) -> Result<RunOutcome> {
     let lock = DbLock::acquire(&p.database)?;
     let started = Utc::now();
+    let as_of = as_of.unwrap_or(started);
     let run_id = new_run_id(started);
     let mut store = Store::open(&p.database)?;
     let interrupted = store.mark_interrupted()?;
@@ -251,7 +256,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         pipeline: p.name.clone(),
         pipeline_file: p.file.display().to_string(),
         started_at: started,
-        as_of: started,
+        as_of,
     })?;
     tracing::info!(run_id, pipeline = p.name, "run started");
 
@@ -368,7 +373,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         let gate_defs = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
         let rid = run_id.clone();
         let (s, result) = tokio::task::spawn_blocking(move || {
-            let r = grade_stored_run(&mut store, &rid, "run", started, &setup, &gate_defs);
+            let r = grade_stored_run(&mut store, &rid, "run", as_of, &setup, &gate_defs);
             (store, r)
         })
         .await
@@ -397,7 +402,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>) -> 
         let facts = crate::grade::fact_set(p);
         let evaluated = crate::migrate::load(&p.migrations, &facts, crate::grade::engine::CATALOG_COLUMNS)
             .map_err(|e| anyhow::anyhow!("{e}"))
-            .and_then(|defs| crate::migrate::evaluate(store.conn(), &run_id, started, &facts, &defs));
+            .and_then(|defs| crate::migrate::evaluate(store.conn(), &run_id, as_of, &facts, &defs));
         match evaluated {
             Ok(c) => migrations = c,
             Err(e) => {

@@ -420,7 +420,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
     let mut history = Vec::new();
     {
         let mut st = conn.prepare(sql::REPORT_HISTORY)?;
-        let mut q = st.query(params![run.pipeline, run.started_at, HISTORY_RUNS])?;
+        let mut q = st.query(params![run.pipeline, run.as_of, HISTORY_RUNS])?;
         while let Some(r) = q.next()? {
             history.push(HistoryPoint {
                 run_id: r.get(0)?,
