@@ -187,12 +187,54 @@ pub fn evaluate(
     facts: &FactSet,
     migrations: &[Migration],
 ) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
-    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     if migrations.is_empty() {
-        return Ok(counts);
+        return Ok(BTreeMap::new());
     }
+    // one transaction: a run's states and definitions are replaced whole or not at all
+    conn.execute_batch("begin transaction")?;
+    match store_states(conn, run_id, as_of, facts, migrations) {
+        Ok(c) => {
+            conn.execute_batch("commit").context("committing the migration states")?;
+            Ok(c)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("rollback");
+            Err(e)
+        }
+    }
+}
+
+fn store_states(
+    conn: &Connection,
+    run_id: &str,
+    as_of: DateTime<Utc>,
+    facts: &FactSet,
+    migrations: &[Migration],
+) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
+    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     crate::grade::engine::build_wide(conn, run_id, as_of, facts)?;
     conn.execute(crate::store::sql::MIGRATION_STATES_CLEAR, params![run_id]).context("clearing the run's migration states")?;
+    conn.execute(crate::store::sql::MIGRATION_DEFS_CLEAR, params![run_id]).context("clearing the run's migration definitions")?;
+    for m in migrations {
+        conn.execute(
+            crate::store::sql::MIGRATION_DEF_INSERT,
+            params![
+                run_id,
+                m.id,
+                m.title,
+                m.description,
+                m.owner,
+                m.start.map(|d| d.to_string()),
+                m.deadline.to_string(),
+                m.applies_to.source,
+                m.done.source,
+                m.started.as_ref().map(|s| s.source.clone()),
+                serde_json::to_string(&m.done.facts)?,
+                format!("{}:{}", m.file, m.line),
+            ],
+        )
+        .with_context(|| format!("recording migration {}", m.id))?;
+    }
     let sql = fill(crate::store::sql::MIGRATION_INSERT_STATES, &[("states", &states_sql(migrations))]);
     conn.execute(&sql, params![run_id, as_of.naive_utc()]).context("evaluating the migrations")?;
     let mut st = conn.prepare(crate::store::sql::MIGRATION_STATE_COUNTS)?;

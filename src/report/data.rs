@@ -172,6 +172,28 @@ pub struct SourceStat {
     pub newest: String,
 }
 
+/// A migration of the run: its definition, every component's state, and the daily history
+/// of the pipeline's runs up to this one.
+#[derive(Debug, Clone)]
+pub struct MigrationData {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub owner: Option<String>,
+    pub start: Option<String>,
+    /// YYYY-MM-DD
+    pub deadline: String,
+    pub applies_to: String,
+    pub done: String,
+    pub started: Option<String>,
+    pub done_facts: Vec<String>,
+    pub defined_at: String,
+    /// (entity ref, state), by entity
+    pub states: Vec<(String, String)>,
+    /// (day, left, done, total), oldest first
+    pub history: Vec<(String, i64, i64, i64)>,
+}
+
 /// One run and its grading, as the pages show them.
 #[derive(Debug, Clone)]
 pub struct RunData {
@@ -202,6 +224,7 @@ pub struct RunData {
     pub rejected: Vec<Rejected>,
     pub exemptions: Vec<Exemption>,
     pub sources: Vec<SourceStat>,
+    pub migrations: Vec<MigrationData>,
 }
 
 impl RunData {
@@ -483,7 +506,9 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
+    let migrations = load_migrations(conn, &run)?;
     Ok(RunData {
+        migrations,
         run,
         grading_id: grading_id.unwrap_or_default().to_owned(),
         grading_as_of,
@@ -504,4 +529,49 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         exemptions,
         sources,
     })
+}
+
+/// The run's migrations with their states and history (`sql/report/migration_*.sql`).
+fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<MigrationData>> {
+    let mut out: Vec<MigrationData> = Vec::new();
+    let mut st = conn.prepare(sql::REPORT_MIGRATION_DEFS)?;
+    let mut q = st.query(params![run.run_id])?;
+    while let Some(r) = q.next()? {
+        out.push(MigrationData {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            description: r.get(2)?,
+            owner: r.get(3)?,
+            start: r.get(4)?,
+            deadline: r.get(5)?,
+            applies_to: r.get(6)?,
+            done: r.get(7)?,
+            started: r.get(8)?,
+            done_facts: json_list(&r.get::<_, String>(9)?),
+            defined_at: r.get(10)?,
+            states: Vec::new(),
+            history: Vec::new(),
+        });
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let pos: HashMap<String, usize> = out.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+    let mut st = conn.prepare(sql::REPORT_MIGRATION_STATES)?;
+    let mut q = st.query(params![run.run_id])?;
+    while let Some(r) = q.next()? {
+        let id: String = r.get(0)?;
+        if let Some(i) = pos.get(&id) {
+            out[*i].states.push((r.get(1)?, r.get(2)?));
+        }
+    }
+    let mut st = conn.prepare(sql::REPORT_MIGRATION_HISTORY)?;
+    let mut q = st.query(params![run.pipeline, run.as_of])?;
+    while let Some(r) = q.next()? {
+        let id: String = r.get(0)?;
+        if let Some(i) = pos.get(&id) {
+            out[*i].history.push((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+        }
+    }
+    Ok(out)
 }

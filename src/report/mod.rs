@@ -31,6 +31,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("quality.html", include_str!("../../templates/quality.html")),
     ("index.html", include_str!("../../templates/index.html")),
     ("table.html", include_str!("../../templates/table.html")),
+    ("migrations.html", include_str!("../../templates/migrations.html")),
+    ("migration.html", include_str!("../../templates/migration.html")),
 ];
 
 pub const ASSETS: &[(&str, &str)] = &[
@@ -46,6 +48,8 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("quality.yaml", include_str!("../../reports/quality.yaml")),
     ("index.yaml", include_str!("../../reports/index.yaml")),
     ("table.yaml", include_str!("../../reports/table.yaml")),
+    ("migrations.yaml", include_str!("../../reports/migrations.yaml")),
+    ("migration.yaml", include_str!("../../reports/migration.yaml")),
 ];
 
 /// A report definition (`reports/*.yaml`).

@@ -9,6 +9,8 @@ use super::fx::{HashMap, HashSet};
 
 use serde::Serialize;
 
+mod migrations;
+
 use super::data::{Entity, RunData};
 use super::svg::{self, Node, Segment};
 
@@ -43,6 +45,8 @@ pub enum Context {
     Check(Box<CheckPage>),
     Quality(Box<Quality>),
     Index(Box<IndexPage>),
+    Migration(Box<migrations::MigrationPage>),
+    Migrations(Box<migrations::MigrationsIndex>),
 }
 
 /// What every page has.
@@ -198,6 +202,8 @@ pub struct ScopePage {
     pub actions: Vec<ActionRow>,
     pub expiring: Vec<ExemptionRow>,
     pub diagram: Option<String>,
+    /// migrations the team's components still owe (team pages)
+    pub migrations: Vec<migrations::OwedRow>,
 }
 
 /// A fact a check read, as shown beside its outcome (names, sources and times are shared
@@ -770,6 +776,7 @@ impl<'a> Site<'a> {
         for i in 0..self.data.checks.len() {
             pages.extend(self.check_pages(i));
         }
+        pages.extend(self.migration_pages());
         pages
     }
 
@@ -930,6 +937,7 @@ impl<'a> Site<'a> {
                 actions: self.actions(&root, &members),
                 expiring,
                 diagram,
+                migrations: if scope == "team" { self.owed(&root, &members) } else { Vec::new() },
                 base,
             })),
         }

@@ -331,3 +331,95 @@ mod tests {
         assert!(s.contains("M28.0,42.0 L192.0,8.0"), "{s}");
     }
 }
+
+/// A migration's burn-down: components left per day (oldest first), the deadline, and the
+/// forecast (projected date, the band's earliest and latest dates; latest None: open-ended).
+pub fn burndown(
+    points: &[(chrono::NaiveDate, f64)],
+    deadline: chrono::NaiveDate,
+    forecast: Option<(chrono::NaiveDate, chrono::NaiveDate, Option<chrono::NaiveDate>)>,
+    width: u32,
+    height: u32,
+) -> String {
+    let (pad_l, pad_r, pad_t, pad_b) = (36.0, 12.0, 10.0, 20.0);
+    let w = width as f64 - pad_l - pad_r;
+    let h = height as f64 - pad_t - pad_b;
+    let mut out = format!(
+        "<svg class=\"burndown\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"components left over {} days, deadline {deadline}\">",
+        points.len()
+    );
+    let Some(&(first, _)) = points.first() else {
+        out.push_str("</svg>");
+        return out;
+    };
+    let last = points.last().map(|p| p.0).unwrap_or(first);
+    let mut end = deadline.max(last);
+    if let Some((date, earliest, latest)) = forecast {
+        end = end.max(date).max(earliest).max(latest.unwrap_or(date));
+    }
+    let start = first.min(deadline);
+    let span = ((end - start).num_days().max(1)) as f64;
+    let top = points.iter().map(|p| p.1).fold(1.0_f64, f64::max);
+    let x = |d: chrono::NaiveDate| pad_l + w * (d - start).num_days() as f64 / span;
+    let y = |v: f64| pad_t + h - (v / top).clamp(0.0, 1.0) * h;
+    for (v, label) in [(0.0, "0".to_owned()), (top, format!("{top}"))] {
+        let _ = write!(
+            out,
+            "<line x1=\"{pad_l}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#e2e8f0\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{label}</text>",
+            pad_l + w,
+            y(v),
+            y(v),
+            pad_l - 4.0,
+            y(v) + 3.0
+        );
+    }
+    if let (Some((date, earliest, latest)), Some(&(ld, lv))) = (forecast, points.last()) {
+        let band = match latest {
+            Some(l) => format!("{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", x(ld), y(lv), x(earliest), y(0.0), x(l), y(0.0)),
+            None => format!(
+                "{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
+                x(ld),
+                y(lv),
+                x(earliest),
+                y(0.0),
+                pad_l + w,
+                y(0.0),
+                pad_l + w,
+                y(lv)
+            ),
+        };
+        let _ = write!(
+            out,
+            "<polygon points=\"{band}\" fill=\"#bee3f8\" opacity=\"0.6\"><title>80% band: done between {earliest} and {}</title></polygon>",
+            latest.map(|l| l.to_string()).unwrap_or_else(|| "never (the slow end of the band makes no progress)".into())
+        );
+        let _ = write!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#2b6cb0\" stroke-dasharray=\"4 3\"><title>projected done {date}</title></line>",
+            x(ld),
+            y(lv),
+            x(date),
+            y(0.0)
+        );
+    }
+    let mut path = String::new();
+    for (d, v) in points {
+        let _ = write!(path, "{}{:.1},{:.1}", if path.is_empty() { "M" } else { " L" }, x(*d), y(*v));
+    }
+    let _ = write!(out, "<path d=\"{path}\" fill=\"none\" stroke=\"#2b6cb0\" stroke-width=\"2\"/>");
+    for (d, v) in points {
+        let _ = write!(out, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2b6cb0\"><title>{d}: {v} left</title></circle>", x(*d), y(*v));
+    }
+    let dx = x(deadline);
+    let _ = write!(
+        out,
+        "<line x1=\"{dx:.1}\" x2=\"{dx:.1}\" y1=\"{pad_t}\" y2=\"{:.1}\" stroke=\"#c53030\" stroke-width=\"1.5\"><title>deadline {deadline}</title></line><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#c53030\" text-anchor=\"end\">deadline</text>",
+        pad_t + h,
+        dx - 3.0,
+        pad_t + 10.0
+    );
+    let _ = write!(out, "<text x=\"{pad_l}\" y=\"{}\" font-size=\"10\">{start}</text>", height - 4);
+    let _ = write!(out, "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{end}</text>", pad_l + w, height - 4);
+    out.push_str("</svg>");
+    out
+}

@@ -17,6 +17,7 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (5, "005_lean_grades", include_str!("../../sql/schema/005_lean_grades.sql")),
     (6, "006_source_cache", include_str!("../../sql/schema/006_source_cache.sql")),
     (7, "007_migration_states", include_str!("../../sql/schema/007_migration_states.sql")),
+    (8, "008_migration_defs", include_str!("../../sql/schema/008_migration_defs.sql")),
 ];
 
 /// Source caches (ETags, snapshots) kept between runs.
@@ -27,6 +28,11 @@ pub const SOURCE_CACHE_MERGE: &str = include_str!("../../sql/store/source_cache_
 /// Migrations: states of a run.
 pub const MIGRATION_STATES_CLEAR: &str = include_str!("../../sql/store/migration_states_clear.sql");
 pub const MIGRATION_STATE_COUNTS: &str = include_str!("../../sql/store/migration_state_counts.sql");
+pub const MIGRATION_DEFS_CLEAR: &str = include_str!("../../sql/store/migration_defs_clear.sql");
+pub const MIGRATION_DEF_INSERT: &str = include_str!("../../sql/store/migration_def_insert.sql");
+pub const REPORT_MIGRATION_DEFS: &str = include_str!("../../sql/report/migration_defs.sql");
+pub const REPORT_MIGRATION_STATES: &str = include_str!("../../sql/report/migration_states.sql");
+pub const REPORT_MIGRATION_HISTORY: &str = include_str!("../../sql/report/migration_history.sql");
 /// Templates filled by `migrate::states_sql` (`{id}`, `{done}`, `{started}`, `{applies}`) and
 /// `migrate::evaluate` (`{states}`).
 pub const MIGRATION_STATE_OF: &str = include_str!("../../sql/migrate/state_of.sql");
@@ -116,6 +122,9 @@ pub const REPORT_QUERIES: &[(&str, &str)] = &[
     ("facts", REPORT_FACTS),
     ("rollups", REPORT_ROLLUPS),
     ("history", REPORT_HISTORY),
+    ("migration_defs", REPORT_MIGRATION_DEFS),
+    ("migration_states", REPORT_MIGRATION_STATES),
+    ("migration_history", REPORT_MIGRATION_HISTORY),
     ("rollup_history", REPORT_ROLLUP_HISTORY),
     ("errors", REPORT_ERRORS),
     ("rejected", REPORT_REJECTED),
