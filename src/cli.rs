@@ -47,6 +47,13 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
     },
+    /// Print a short Markdown report of what changed between the latest completed run and the
+    /// one before it (levels by domain and team, migrations, new failures), for a CI job
+    /// summary or a pull-request comment.
+    #[command(after_help = "Example (GitHub Actions):\n  echo-health summary pipelines/demo.yaml >> \"$GITHUB_STEP_SUMMARY\"")]
+    Summary {
+        pipeline: PathBuf,
+    },
     /// Replay past dates from dated facts: one run per date from --from to --to, every
     /// --every-days, each grading the facts observed up to the end of its date (so history,
     /// trends and burn-downs exist from the first day).
@@ -208,6 +215,23 @@ pub fn run() -> Result<ExitCode> {
                 }
             };
             cmd_run(&pipeline, format, as_of)
+        }
+        Command::Summary { pipeline } => {
+            let p = match config::load(&pipeline) {
+                Ok(p) => p,
+                Err(e) => return Ok(config_failed(&e, Format::Text)),
+            };
+            let store = echo_health::store::Store::open(&p.database)?;
+            match echo_health::report::summary::markdown(store.conn(), &p.name) {
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("summary: {e:#}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::Replay { pipeline, from, to, every_days, format } => {
             let (from, to) = match (parse_as_of(&from), parse_as_of(&to)) {

@@ -148,3 +148,43 @@ fn a_replayed_date_grades_as_a_run_on_that_date_would_have() {
     let as_of: String = conn.query_row("select as_of::varchar from runs where run_id = ?", [va["run_id"].as_str().unwrap()], |r| r.get(0)).unwrap();
     assert_eq!(as_of, "2026-08-03 23:59:59");
 }
+
+#[test]
+fn a_replayed_history_gives_burn_downs_forecasts_and_a_markdown_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::demo_pipeline(tmp.path());
+    let out = common::bin()
+        .args(["replay", p.to_str().unwrap(), "--from", "2026-10-05", "--to", "2026-11-02", "--every-days", "7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = duckdb::Connection::open(tmp.path().join("demo.duckdb")).unwrap();
+    let runs: Vec<String> =
+        conn.prepare("select as_of::date::varchar from runs order by as_of").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(runs, ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26", "2026-11-02"]);
+    drop(conn);
+    // the site of the latest replayed run: a burn-down of five weekly points and a forecast band
+    let page = std::fs::read_to_string(tmp.path().join("out/site/migration/log4j_removal.html")).unwrap();
+    assert!(page.contains("components left over 5 days"), "five points in the burn-down");
+    assert!(page.contains("<polygon") && page.contains("80% band"), "the forecast band is drawn");
+    assert!(page.contains("are done around"), "a projected date");
+    let index = std::fs::read_to_string(tmp.path().join("out/site/migrations.html")).unwrap();
+    assert!(index.contains("Remove log4j 1.x") && index.contains("Move every JVM service to Java 17"));
+    // the Markdown summary compares the last two runs
+    let out = common::bin().args(["summary", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(md.contains("facts as of 2026-11-02 23:59:59 UTC; compared with run"), "{md}");
+    assert!(md.contains("| Remove log4j 1.x |"), "{md}");
+    assert!(md.contains("**Levels:** gold"), "the ladder's order, highest first: {md}");
+    assert!(!md.contains("no forecast yet"), "five weekly points are enough: {md}");
+}
+
+#[test]
+fn summary_without_a_run_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::demo_pipeline(tmp.path());
+    let out = common::bin().args(["summary", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no completed run"));
+}

@@ -532,7 +532,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
 }
 
 /// The run's migrations with their states and history (`sql/report/migration_*.sql`).
-fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<MigrationData>> {
+pub fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<MigrationData>> {
     let mut out: Vec<MigrationData> = Vec::new();
     let mut st = conn.prepare(sql::REPORT_MIGRATION_DEFS)?;
     let mut q = st.query(params![run.run_id])?;

@@ -10,6 +10,7 @@ pub mod data;
 pub mod fx;
 pub mod publish;
 pub mod site;
+pub mod summary;
 pub mod svg;
 
 use std::path::Path;

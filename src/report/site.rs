@@ -9,7 +9,7 @@ use super::fx::{HashMap, HashSet};
 
 use serde::Serialize;
 
-mod migrations;
+pub mod migrations;
 
 use super::data::{Entity, RunData};
 use super::svg::{self, Node, Segment};

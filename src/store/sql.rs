@@ -33,6 +33,11 @@ pub const MIGRATION_DEF_INSERT: &str = include_str!("../../sql/store/migration_d
 pub const REPORT_MIGRATION_DEFS: &str = include_str!("../../sql/report/migration_defs.sql");
 pub const REPORT_MIGRATION_STATES: &str = include_str!("../../sql/report/migration_states.sql");
 pub const REPORT_MIGRATION_HISTORY: &str = include_str!("../../sql/report/migration_history.sql");
+/// `summary`: what changed since the previous run.
+pub const SUMMARY_RUNS: &str = include_str!("../../sql/summary/runs.sql");
+pub const SUMMARY_SCOPE_CHANGES: &str = include_str!("../../sql/summary/scope_changes.sql");
+pub const SUMMARY_NEW_FAILURES: &str = include_str!("../../sql/summary/new_failures.sql");
+pub const SUMMARY_MIGRATIONS: &str = include_str!("../../sql/summary/migrations.sql");
 /// Templates filled by `migrate::states_sql` (`{id}`, `{done}`, `{started}`, `{applies}`) and
 /// `migrate::evaluate` (`{states}`).
 pub const MIGRATION_STATE_OF: &str = include_str!("../../sql/migrate/state_of.sql");
