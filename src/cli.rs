@@ -451,9 +451,7 @@ fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::U
         return Ok(config_failed(&e, format));
     }
     // and its migrations
-    if let Err(e) =
-        echo_health::migrate::load(&p.migrations, &echo_health::grade::fact_set(&p), echo_health::grade::engine::CATALOG_COLUMNS)
-    {
+    if let Err(e) = echo_health::migrate::setup(&p) {
         return Ok(config_failed(&e, format));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -20,22 +20,29 @@ fn demo_run_stores_each_components_migration_state() {
     let total = |id: &str| m[id].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum::<u64>();
     assert_eq!(total("log4j_removal"), 20, "{m}");
     assert_eq!(total("java_17"), 20, "{m}");
+    // an active exemption makes its component exempt; an expired one counts no more
+    assert_eq!(m["log4j_removal"]["exempt"], 1, "{m}");
+    assert!(m["java_17"].get("exempt").is_none(), "the wms-core exemption expired in August: {m}");
 
     // the same stored facts as of 2026-06-15: fewer done, and the history burns down
     let db = tmp.path().join("demo.duckdb");
     let run_id = v["run_id"].as_str().unwrap().to_owned();
     let p2 = echo_health::config::load(&p).unwrap();
     let facts = echo_health::grade::fact_set(&p2);
-    let defs = echo_health::migrate::load(&p2.migrations, &facts, echo_health::grade::engine::CATALOG_COLUMNS).unwrap();
+    let setup = echo_health::migrate::setup(&p2).unwrap();
     let conn = duckdb::Connection::open(&db).unwrap();
     let mut left = Vec::new();
     for day in ["2026-06-08", "2026-07-06", "2026-08-03", "2026-08-31", "2026-09-28", "2026-10-26", "2026-11-30"] {
         let as_of: DateTime<Utc> = format!("{day}T12:00:00Z").parse().unwrap();
-        let counts = echo_health::migrate::evaluate(&conn, &run_id, as_of, &facts, &defs).unwrap();
+        let counts = echo_health::migrate::evaluate(&conn, &run_id, as_of, &facts, &setup).unwrap().counts;
         let done = counts["log4j_removal"].get("done").copied().unwrap_or(0);
         left.push((NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(), (20 - done) as f64));
     }
     assert!(left.first().unwrap().1 > left.last().unwrap().1, "{left:?}");
+    // exemptions expire by the date evaluated: wms-core's java_17 exemption ran to 2026-08-31
+    let aug: DateTime<Utc> = "2026-08-03T12:00:00Z".parse().unwrap();
+    let counts = echo_health::migrate::evaluate(&conn, &run_id, aug, &facts, &setup).unwrap().counts;
+    assert_eq!(counts["java_17"].get("exempt"), Some(&1), "{counts:?}");
     assert!(left.windows(2).all(|w| w[1].1 <= w[0].1), "a burn-down of the demo's history: {left:?}");
     assert_eq!(left.last().unwrap().1, 5.0);
     // a forecast from that history, against the deadline
@@ -101,8 +108,21 @@ fn a_replayed_date_grades_as_a_run_on_that_date_would_have() {
     let day = "2026-08-03";
     let cutoff = "2026-08-03T23:59:59Z";
     // A: the demo with all its dated facts, replayed as of the end of that day
+    // exemptions are left out of both: whether one is active depends on the day the run
+    // believes it is, which a run today (B) cannot pretend (the replay uses its as_of; see
+    // `demo_run_stores_each_components_migration_state`)
+    let without_exemptions = |p: &std::path::Path| {
+        let text: String = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("migration_exemptions:") && !l.trim_start().starts_with("exemptions:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(p, text).unwrap();
+    };
     let a = tempfile::tempdir().unwrap();
     let pa = common::demo_pipeline(a.path());
+    without_exemptions(&pa);
     let (code, va, stderr) = common::run_json(&["run", pa.to_str().unwrap(), "--format", "json", "--as-of", day]);
     assert_eq!(code, 0, "{stderr}");
     // B: what a run on that day would have read: only the facts observed by then
@@ -135,6 +155,7 @@ fn a_replayed_date_grades_as_a_run_on_that_date_would_have() {
     let pb = common::demo_pipeline(b.path());
     let text = std::fs::read_to_string(&pb).unwrap().replace(&format!("{}/", demo_facts.display()), &format!("{}/", facts_b.display()));
     std::fs::write(&pb, text).unwrap();
+    without_exemptions(&pb);
     let (code, vb, stderr) = common::run_json(&["run", pb.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let (ga, sa) = outcome(&a.path().join("demo.duckdb"), va["run_id"].as_str().unwrap());

@@ -70,9 +70,9 @@ fn every_yaml_under_pipelines_parses() {
     assert_eq!(demo.reports, report_defs);
     // the demo's migrations load, their expressions checked against the facts it declares
     assert_eq!(demo.migrations, migration_files);
-    let facts = echo_health::grade::fact_set(&demo);
-    let migrations =
-        echo_health::migrate::load(&migration_files, &facts, echo_health::grade::engine::CATALOG_COLUMNS).unwrap_or_else(|e| panic!("{e}"));
+    let migrations = echo_health::migrate::setup(&demo).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(migrations.exemptions.len(), 2, "the demo's migration exemptions load");
+    let migrations = migrations.migrations;
     assert_eq!(migrations.len(), 2);
     broken.sort();
     assert_eq!(broken, vec!["billing-jobs.yaml#1", "warehouse-workers.yaml#1"], "only the deliberately broken descriptors");

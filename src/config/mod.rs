@@ -83,6 +83,8 @@ pub struct Pipeline {
     pub grading: Option<Grading>,
     /// Migration definition files (`migrate::load`), evaluated on every run.
     pub migrations: Vec<PathBuf>,
+    /// Exemption files of migrations (`migration:` in place of `check:`).
+    pub migration_exemptions: Vec<PathBuf>,
 }
 
 /// The grading section of a pipeline.
@@ -721,6 +723,8 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
     let reports: Vec<PathBuf> = root.strings("reports", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
     let migrations: Vec<PathBuf> =
         root.strings("migrations", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
+    let migration_exemptions: Vec<PathBuf> =
+        root.strings("migration_exemptions", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
     let mut exports = Exports::default();
     if let Some(n) = root.get("exports") {
         if let Some(mut o) = Obj::new(shown, "exports".into(), n, &mut errs) {
@@ -815,6 +819,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         reports,
         grading,
         migrations,
+        migration_exemptions,
     })
 }
 

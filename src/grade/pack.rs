@@ -188,6 +188,12 @@ pub fn load_packs(files: &[PathBuf], levels: &[String], facts: &FactSet, columns
 /// when the catalog is known (see [`super::engine`]).
 pub fn load_exemptions(files: &[PathBuf], pack: &Pack) -> Result<Vec<Exemption>, ConfigErrors> {
     let ids: HashSet<&str> = pack.checks.iter().map(|c| c.id.as_str()).collect();
+    load_exemptions_of(files, "check", &ids, "a check of this pipeline's packs")
+}
+
+/// Reads exemption files whose entries name `key` (`check`, or `migration` for migration
+/// exemptions: same format and expiry rules) among `ids`.
+pub fn load_exemptions_of(files: &[PathBuf], key: &'static str, ids: &HashSet<&str>, what: &str) -> Result<Vec<Exemption>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for f in files {
@@ -208,17 +214,17 @@ pub fn load_exemptions(files: &[PathBuf], pack: &Pack) -> Result<Vec<Exemption>,
         for (path, n) in root.list("exemptions", &mut errs) {
             let Some(mut o) = Obj::new(&shown, path.clone(), n, &mut errs) else { continue };
             let entity = o.required_string("entity", &mut errs).unwrap_or_default();
-            let check_id = o.required_string("check", &mut errs).unwrap_or_default();
+            let check_id = o.required_string(key, &mut errs).unwrap_or_default();
             let reason = o.required_string("reason", &mut errs).unwrap_or_default();
             let approver = o.required_string("approver", &mut errs).unwrap_or_default();
             let justification = o.required_string("justification", &mut errs).unwrap_or_default();
             let expires_node = o.get("expires");
-            o.finish(&["entity", "check", "reason", "approver", "justification", "expires"], &mut errs);
+            o.finish(&["entity", key, "reason", "approver", "justification", "expires"], &mut errs);
             if !reason.is_empty() && !REASONS.contains(&reason.as_str()) {
                 errs.push(n.line, format!("{path}.reason \"{reason}\" is not one of {}", REASONS.join(", ")));
             }
             if !check_id.is_empty() && !ids.contains(check_id.as_str()) {
-                errs.push(n.line, format!("{path}.check \"{check_id}\" is not a check of this pipeline's packs"));
+                errs.push(n.line, format!("{path}.{key} \"{check_id}\" is not {what}"));
             }
             let expires = match expires_node.map(|x| (&x.value, x.line)) {
                 None => {

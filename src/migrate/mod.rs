@@ -61,6 +61,32 @@ fn date(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>, line: usize) ->
     }
 }
 
+/// A pipeline's migrations and their exemptions, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    pub migrations: Vec<Migration>,
+    pub exemptions: Vec<crate::grade::pack::Exemption>,
+}
+
+/// The pipeline's migrations (`migrations:`) and their exemptions (`migration_exemptions:`,
+/// the check exemptions' format with `migration:` in place of `check:`).
+pub fn setup(p: &crate::config::Pipeline) -> Result<Setup, ConfigErrors> {
+    let facts = crate::grade::fact_set(p);
+    let migrations = load(&p.migrations, &facts, crate::grade::engine::CATALOG_COLUMNS)?;
+    let ids: std::collections::HashSet<&str> = migrations.iter().map(|m| m.id.as_str()).collect();
+    let exemptions = crate::grade::pack::load_exemptions_of(&p.migration_exemptions, "migration", &ids, "a migration of this pipeline")?;
+    Ok(Setup { migrations, exemptions })
+}
+
+/// What evaluating the migrations of a run gave.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluated {
+    /// migration id → state → components
+    pub counts: BTreeMap<String, BTreeMap<String, usize>>,
+    /// exemptions naming entities the run does not have
+    pub problems: Vec<String>,
+}
+
 /// Reads migration files, every problem reported at once with file:line (duplicate ids,
 /// bad dates, a deadline before the start, expressions that are not one SQL expression or
 /// read facts no source declares).
@@ -179,20 +205,14 @@ pub fn states_sql(migrations: &[Migration]) -> String {
 }
 
 /// Evaluates every migration on run `run_id` as of `as_of` (facts observed up to then) and
-/// stores the states in `migration_states`; returns counts per migration and state.
-pub fn evaluate(
-    conn: &Connection,
-    run_id: &str,
-    as_of: DateTime<Utc>,
-    facts: &FactSet,
-    migrations: &[Migration],
-) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
-    if migrations.is_empty() {
-        return Ok(BTreeMap::new());
+/// stores the definitions, the exemptions as seen that day and the states, in one
+/// transaction (replacing what the run had).
+pub fn evaluate(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &FactSet, setup: &Setup) -> Result<Evaluated> {
+    if setup.migrations.is_empty() {
+        return Ok(Evaluated::default());
     }
-    // one transaction: a run's states and definitions are replaced whole or not at all
     conn.execute_batch("begin transaction")?;
-    match store_states(conn, run_id, as_of, facts, migrations) {
+    match store_states(conn, run_id, as_of, facts, setup) {
         Ok(c) => {
             conn.execute_batch("commit").context("committing the migration states")?;
             Ok(c)
@@ -204,17 +224,17 @@ pub fn evaluate(
     }
 }
 
-fn store_states(
-    conn: &Connection,
-    run_id: &str,
-    as_of: DateTime<Utc>,
-    facts: &FactSet,
-    migrations: &[Migration],
-) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
-    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+fn store_states(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &FactSet, setup: &Setup) -> Result<Evaluated> {
+    let migrations = &setup.migrations;
+    let mut out = Evaluated::default();
     crate::grade::engine::build_wide(conn, run_id, as_of, facts)?;
-    conn.execute(crate::store::sql::MIGRATION_STATES_CLEAR, params![run_id]).context("clearing the run's migration states")?;
-    conn.execute(crate::store::sql::MIGRATION_DEFS_CLEAR, params![run_id]).context("clearing the run's migration definitions")?;
+    for (sql_text, what) in [
+        (crate::store::sql::MIGRATION_STATES_CLEAR, "states"),
+        (crate::store::sql::MIGRATION_DEFS_CLEAR, "definitions"),
+        (crate::store::sql::MIGRATION_EXEMPTIONS_CLEAR, "exemptions"),
+    ] {
+        conn.execute(sql_text, params![run_id]).with_context(|| format!("clearing the run's migration {what}"))?;
+    }
     for m in migrations {
         conn.execute(
             crate::store::sql::MIGRATION_DEF_INSERT,
@@ -235,16 +255,44 @@ fn store_states(
         )
         .with_context(|| format!("recording migration {}", m.id))?;
     }
+    let today = as_of.date_naive();
+    let known: std::collections::HashSet<String> = {
+        let mut st = conn.prepare("select entity_ref from eh_wide")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for x in &setup.exemptions {
+        if !known.contains(&x.entity) {
+            out.problems.push(format!("{}:{}: migration exemption names {}, which is not in the catalog", x.file, x.line, x.entity));
+            continue;
+        }
+        let status = if x.expires >= today { "active" } else { "expired" };
+        conn.execute(
+            crate::store::sql::MIGRATION_EXEMPTION_INSERT,
+            params![
+                run_id,
+                x.check_id,
+                x.entity,
+                x.reason,
+                x.approver,
+                x.justification,
+                x.expires.to_string(),
+                status,
+                format!("{}:{}", x.file, x.line)
+            ],
+        )?;
+    }
+    conn.execute(crate::store::sql::MIGRATION_ACTIVE_EXEMPTIONS, params![run_id])?;
     let sql = fill(crate::store::sql::MIGRATION_INSERT_STATES, &[("states", &states_sql(migrations))]);
     conn.execute(&sql, params![run_id, as_of.naive_utc()]).context("evaluating the migrations")?;
     let mut st = conn.prepare(crate::store::sql::MIGRATION_STATE_COUNTS)?;
     let rows = st.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
     for r in rows {
         let (m, s, n) = r?;
-        counts.entry(m).or_default().insert(s, n as usize);
+        out.counts.entry(m).or_default().insert(s, n as usize);
     }
     for m in migrations {
-        counts.entry(m.id.clone()).or_default();
+        out.counts.entry(m.id.clone()).or_default();
     }
-    Ok(counts)
+    Ok(out)
 }

@@ -398,13 +398,20 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
 
     // migration states of the stored run (their own statement: the load is kept if they fail)
     let mut migrations = BTreeMap::new();
+    let mut migration_problems: Vec<String> = Vec::new();
     if loaded && status != RunStatus::Failed && !p.migrations.is_empty() {
         let facts = crate::grade::fact_set(p);
-        let evaluated = crate::migrate::load(&p.migrations, &facts, crate::grade::engine::CATALOG_COLUMNS)
+        let evaluated = crate::migrate::setup(p)
             .map_err(|e| anyhow::anyhow!("{e}"))
-            .and_then(|defs| crate::migrate::evaluate(store.conn(), &run_id, as_of, &facts, &defs));
+            .and_then(|setup| crate::migrate::evaluate(store.conn(), &run_id, as_of, &facts, &setup));
         match evaluated {
-            Ok(c) => migrations = c,
+            Ok(ev) => {
+                for m in &ev.problems {
+                    tracing::warn!("{m}");
+                }
+                migration_problems = ev.problems;
+                migrations = ev.counts;
+            }
             Err(e) => {
                 let msg = format!("evaluating the migrations failed: {e:#}");
                 store.fail_run(&run_id, &msg, Utc::now())?;
@@ -471,7 +478,8 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
             tracing::warn!("{w}");
         }
     }
-    let errors = errors + graded.as_ref().map(|g| g.problems.len()).unwrap_or(0);
+    problems.extend(migration_problems.iter().cloned());
+    let errors = errors + graded.as_ref().map(|g| g.problems.len()).unwrap_or(0) + migration_problems.len();
     Ok(RunOutcome {
         run_id,
         status,

@@ -192,6 +192,8 @@ pub struct MigrationData {
     pub states: Vec<(String, String)>,
     /// (day, left, done, total), oldest first
     pub history: Vec<(String, i64, i64, i64)>,
+    /// the exemptions the run saw, active and expired
+    pub exemptions: Vec<Exemption>,
 }
 
 /// One run and its grading, as the pages show them.
@@ -551,6 +553,7 @@ pub fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<Migration
             defined_at: r.get(10)?,
             states: Vec::new(),
             history: Vec::new(),
+            exemptions: Vec::new(),
         });
     }
     if out.is_empty() {
@@ -563,6 +566,26 @@ pub fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<Migration
         let id: String = r.get(0)?;
         if let Some(i) = pos.get(&id) {
             out[*i].states.push((r.get(1)?, r.get(2)?));
+        }
+    }
+    let mut st = conn.prepare(sql::REPORT_MIGRATION_EXEMPTIONS)?;
+    let mut q = st.query(params![run.run_id])?;
+    while let Some(r) = q.next()? {
+        let id: String = r.get(0)?;
+        if let Some(i) = pos.get(&id) {
+            let defined_at: String = r.get(7)?;
+            let (file, line) = defined_at.rsplit_once(':').map(|(f, l)| (f.to_owned(), l.parse().unwrap_or(0))).unwrap_or((defined_at, 0));
+            out[*i].exemptions.push(Exemption {
+                entity_ref: r.get(1)?,
+                check_id: id.clone(),
+                reason: r.get(2)?,
+                approver: r.get(3)?,
+                justification: r.get(4)?,
+                expires: r.get(5)?,
+                status: r.get(6)?,
+                file,
+                line,
+            });
         }
     }
     let mut st = conn.prepare(sql::REPORT_MIGRATION_HISTORY)?;

@@ -18,6 +18,7 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (6, "006_source_cache", include_str!("../../sql/schema/006_source_cache.sql")),
     (7, "007_migration_states", include_str!("../../sql/schema/007_migration_states.sql")),
     (8, "008_migration_defs", include_str!("../../sql/schema/008_migration_defs.sql")),
+    (9, "009_migration_exemptions", include_str!("../../sql/schema/009_migration_exemptions.sql")),
 ];
 
 /// Source caches (ETags, snapshots) kept between runs.
@@ -30,8 +31,12 @@ pub const MIGRATION_STATES_CLEAR: &str = include_str!("../../sql/store/migration
 pub const MIGRATION_STATE_COUNTS: &str = include_str!("../../sql/store/migration_state_counts.sql");
 pub const MIGRATION_DEFS_CLEAR: &str = include_str!("../../sql/store/migration_defs_clear.sql");
 pub const MIGRATION_DEF_INSERT: &str = include_str!("../../sql/store/migration_def_insert.sql");
+pub const MIGRATION_EXEMPTIONS_CLEAR: &str = include_str!("../../sql/store/migration_exemptions_clear.sql");
+pub const MIGRATION_EXEMPTION_INSERT: &str = include_str!("../../sql/store/migration_exemption_insert.sql");
+pub const MIGRATION_ACTIVE_EXEMPTIONS: &str = include_str!("../../sql/migrate/active_exemptions.sql");
 pub const REPORT_MIGRATION_DEFS: &str = include_str!("../../sql/report/migration_defs.sql");
 pub const REPORT_MIGRATION_STATES: &str = include_str!("../../sql/report/migration_states.sql");
+pub const REPORT_MIGRATION_EXEMPTIONS: &str = include_str!("../../sql/report/migration_exemptions.sql");
 pub const REPORT_MIGRATION_HISTORY: &str = include_str!("../../sql/report/migration_history.sql");
 /// `summary`: what changed since the previous run.
 pub const SUMMARY_RUNS: &str = include_str!("../../sql/summary/runs.sql");
@@ -130,6 +135,7 @@ pub const REPORT_QUERIES: &[(&str, &str)] = &[
     ("migration_defs", REPORT_MIGRATION_DEFS),
     ("migration_states", REPORT_MIGRATION_STATES),
     ("migration_history", REPORT_MIGRATION_HISTORY),
+    ("migration_exemptions", REPORT_MIGRATION_EXEMPTIONS),
     ("rollup_history", REPORT_ROLLUP_HISTORY),
     ("errors", REPORT_ERRORS),
     ("rejected", REPORT_REJECTED),

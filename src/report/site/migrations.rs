@@ -84,6 +84,7 @@ pub struct MigrationPage {
     pub left: Vec<OwnerGroup>,
     pub left_total: usize,
     pub left_shown: usize,
+    pub exemptions: Vec<super::ExemptionRow>,
     pub method: &'static str,
 }
 
@@ -304,6 +305,7 @@ impl Site<'_> {
                 left,
                 left_total,
                 left_shown: shown,
+                exemptions: m.exemptions.iter().map(|x| self.exemption_row(&root, x)).collect(),
                 method: METHOD,
                 base,
             })),
