@@ -572,3 +572,100 @@ pub fn bench_github(dir: &Path, opts: &crate::synth::Options) -> anyhow::Result<
         one_percent_pushed,
     })
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationBench {
+    pub components: usize,
+    pub migrations: usize,
+    pub weekly_runs: usize,
+    /// component states in the latest run
+    pub states: usize,
+    /// evaluating the states of the latest run, per repetition (stored, one transaction)
+    pub states_s: Vec<f64>,
+    /// roll-ups by domain and team, every migration's history and forecast
+    pub rollups_forecasts_s: Vec<f64>,
+    pub total_median_s: f64,
+    /// database growth per weekly run from migration states (checkpointed), bytes
+    pub bytes_per_run: u64,
+    pub database_bytes: u64,
+    pub forecasts: Vec<String>,
+}
+
+/// The migration benchmark: the synthetic organisation run once, 5 migrations evaluated on
+/// it, `weeks - 1` weekly runs of history before it (their states derived from the latest),
+/// then states, roll-ups and forecasts computed `repeat` times (measured).
+pub fn bench_migrations(
+    dir: &Path,
+    opts: &crate::synth::Options,
+    packs: &[std::path::PathBuf],
+    weeks: usize,
+    repeat: usize,
+) -> anyhow::Result<MigrationBench> {
+    let (p, _setup, outcome) = prepare(dir, opts, packs)?;
+    let defs = r#"migrations:
+  - {id: log4j_removal, title: Remove log4j 1.x, description: d, deadline: 2027-03-31, done: '"zoekt.log4j_refs" = 0', started: '"zoekt.log4j_refs" < 10'}
+  - {id: java_17, title: Java 17 everywhere, description: d, deadline: 2027-06-30, applies_to: "kind = 'Component' and \"runtime.java_version_major\" is not null", done: '"runtime.java_version_major" >= 17', started: '"runtime.java_version_major" > 8'}
+  - {id: branch_protection, title: Protect default branches, description: d, deadline: 2027-01-31, done: '"github.default_branch_protected"'}
+  - {id: dependency_updates, title: Dependency updates everywhere, description: d, deadline: 2027-02-28, done: '"github.dependency_updates_configured"'}
+  - {id: fresh_base_images, title: Base images under 90 days, description: d, deadline: 2027-04-30, done: '"runtime.base_image_age_days" <= 90', started: '"runtime.base_image_age_days" <= 180'}
+"#;
+    std::fs::write(dir.join("migrations.yaml"), defs)?;
+    let facts = crate::grade::fact_set(&p);
+    let migrations = crate::migrate::load(&[dir.join("migrations.yaml")], &facts, crate::grade::engine::CATALOG_COLUMNS)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let setup = crate::migrate::Setup { migrations, exemptions: Vec::new() };
+    let store = crate::store::Store::open(&p.database)?;
+    let conn = store.conn();
+    let (as_of,): (chrono::NaiveDateTime,) = conn.query_row(sql::RUN_AS_OF, [&outcome.run_id], |r| Ok((r.get(0)?,)))?;
+    let as_of = as_of.and_utc();
+    let first = crate::migrate::evaluate(conn, &outcome.run_id, as_of, &facts, &setup)?;
+    conn.execute_batch("checkpoint")?;
+    let size = || std::fs::metadata(&p.database).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    let hist = weeks.saturating_sub(1);
+    conn.execute(sql::MIGRATION_BENCH_HISTORY_RUNS, duckdb::params![outcome.run_id, p.name, hist as i64])?;
+    conn.execute(sql::MIGRATION_BENCH_HISTORY_DEFS, duckdb::params![outcome.run_id, hist as i64])?;
+    conn.execute(sql::MIGRATION_BENCH_HISTORY_STATES, duckdb::params![outcome.run_id, hist as i64])?;
+    conn.execute_batch("checkpoint")?;
+    let after = size();
+    let info = crate::report::data::RunInfo {
+        run_id: outcome.run_id.clone(),
+        pipeline: p.name.clone(),
+        started_at: String::new(),
+        finished_at: String::new(),
+        status: "ok".into(),
+        as_of: as_of.naive_utc().to_string(),
+        entities: 0,
+        facts: 0,
+        errors: 0,
+        warnings: 0,
+    };
+    let (mut states_s, mut rollups_s, mut totals) = (Vec::new(), Vec::new(), Vec::new());
+    let mut forecasts = Vec::new();
+    for _ in 0..repeat.max(1) {
+        let t0 = Instant::now();
+        crate::migrate::evaluate(conn, &outcome.run_id, as_of, &facts, &setup)?;
+        let t1 = Instant::now();
+        let rollups = crate::migrate::rollups(conn, &outcome.run_id)?;
+        let data = crate::report::data::load_migrations(conn, &info)?;
+        forecasts = data.iter().map(|m| format!("{}: {}", m.id, crate::report::site::migrations::assess(m).3)).collect();
+        let t2 = Instant::now();
+        anyhow::ensure!(!rollups.is_empty() && data.iter().all(|m| m.history.len() == weeks), "every migration has {weeks} weekly points");
+        states_s.push((t1 - t0).as_secs_f64());
+        rollups_s.push((t2 - t1).as_secs_f64());
+        totals.push((t2 - t0).as_secs_f64());
+    }
+    totals.sort_by(f64::total_cmp);
+    Ok(MigrationBench {
+        components: opts.components,
+        migrations: setup.migrations.len(),
+        weekly_runs: weeks,
+        states: first.counts.values().flat_map(|m| m.values()).sum(),
+        states_s,
+        rollups_forecasts_s: rollups_s,
+        total_median_s: totals[totals.len() / 2],
+        bytes_per_run: (after.saturating_sub(before)) / hist.max(1) as u64,
+        database_bytes: after,
+        forecasts,
+    })
+}

@@ -51,9 +51,7 @@ enum Command {
     /// one before it (levels by domain and team, migrations, new failures), for a CI job
     /// summary or a pull-request comment.
     #[command(after_help = "Example (GitHub Actions):\n  echo-health summary pipelines/demo.yaml >> \"$GITHUB_STEP_SUMMARY\"")]
-    Summary {
-        pipeline: PathBuf,
-    },
+    Summary { pipeline: PathBuf },
     /// Replay past dates from dated facts: one run per date from --from to --to, every
     /// --every-days, each grading the facts observed up to the end of its date (so history,
     /// trends and burn-downs exist from the first day).
@@ -172,6 +170,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         queries: usize,
     },
+    /// Measure migrations on a synthetic organisation: 5 migrations, a year of weekly runs of
+    /// history; states, roll-ups and forecasts of the latest run (time), database growth per run.
+    #[command(name = "bench-migrations", after_help = "Example:\n  echo-health bench-migrations --components 10000 --weeks 52")]
+    BenchMigrations {
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        #[arg(long, default_value_t = 52)]
+        weeks: usize,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
     /// Measure collecting GitHub facts for a synthetic organisation from a fake GitHub on
     /// loopback: requests, rate-limit points and time of a full run, an unchanged second run
     /// and a run after pushes to 1% of the repositories.
@@ -285,6 +294,32 @@ pub fn run() -> Result<ExitCode> {
                 "{} components, {} Prometheus + {} Zoekt queries: {} HTTP requests, {} facts, {} errors; collected in {:.3} s wall ({:.3} s CPU)",
                 r.components, r.prometheus_queries, r.zoekt_queries, r.requests, r.facts, r.errors, r.wall_s, r.cpu_s
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchMigrations { components, weeks, repeat } => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let packs = vec![root.join("pipelines/checks/default/catalog.yaml"), root.join("pipelines/checks/default/signals.yaml")];
+            let tmp = tempfile_dir("bench-migrations")?;
+            let opts = synth::Options { components, teams: (components * 6 / 100).max(1), domains: 40, seed: 1 };
+            let r = bench::bench_migrations(&tmp, &opts, &packs, weeks, repeat);
+            let _ = std::fs::remove_dir_all(&tmp);
+            let r = r?;
+            println!("{}", serde_json::to_string(&r)?);
+            println!(
+                "{} components, {} migrations, {} weekly runs: {} states; states + roll-ups + forecasts {:.3} s median (states {:?} s, roll-ups and forecasts {:?} s); {} bytes per run, database {:.1} MB",
+                r.components,
+                r.migrations,
+                r.weekly_runs,
+                r.states,
+                r.total_median_s,
+                r.states_s.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+                r.rollups_forecasts_s.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+                r.bytes_per_run,
+                r.database_bytes as f64 / 1e6
+            );
+            for f in &r.forecasts {
+                println!("  {f}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchGitHub { components } => {

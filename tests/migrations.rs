@@ -136,17 +136,25 @@ fn a_replayed_date_grades_as_a_run_on_that_date_would_have() {
         let name = f.file_name().to_string_lossy().to_string();
         let out: String = if name.ends_with(".ndjson") {
             text.lines()
-                .filter(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["observed_at"].as_str().unwrap_or("9999") <= cutoff).unwrap_or(false))
+                .filter(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .map(|v| v["observed_at"].as_str().unwrap_or("9999") <= cutoff)
+                        .unwrap_or(false)
+                })
                 .map(|l| format!("{l}\n"))
                 .collect()
         } else if name.ends_with(".json") {
             let v: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-            serde_json::to_string(&v.into_iter().filter(|x| x["observed_at"].as_str().unwrap_or("9999") <= cutoff).collect::<Vec<_>>()).unwrap()
+            serde_json::to_string(&v.into_iter().filter(|x| x["observed_at"].as_str().unwrap_or("9999") <= cutoff).collect::<Vec<_>>())
+                .unwrap()
         } else {
             let mut lines = text.lines();
             let head = lines.next().unwrap_or_default();
             let at = head.split(',').position(|h| h == "observed_at").unwrap();
-            std::iter::once(head).chain(lines.filter(|l| l.split(',').nth(at).unwrap_or("9999") <= cutoff)).map(|l| format!("{l}\n")).collect()
+            std::iter::once(head)
+                .chain(lines.filter(|l| l.split(',').nth(at).unwrap_or("9999") <= cutoff))
+                .map(|l| format!("{l}\n"))
+                .collect()
         };
         kept += out.lines().count();
         std::fs::write(facts_b.join(&name), out).unwrap();
@@ -166,7 +174,8 @@ fn a_replayed_date_grades_as_a_run_on_that_date_would_have() {
     assert!(sa.iter().any(|s| s.2 != "done"), "in August most services still used log4j");
     // the replay is recorded as of that day
     let conn = duckdb::Connection::open(a.path().join("demo.duckdb")).unwrap();
-    let as_of: String = conn.query_row("select as_of::varchar from runs where run_id = ?", [va["run_id"].as_str().unwrap()], |r| r.get(0)).unwrap();
+    let as_of: String =
+        conn.query_row("select as_of::varchar from runs where run_id = ?", [va["run_id"].as_str().unwrap()], |r| r.get(0)).unwrap();
     assert_eq!(as_of, "2026-08-03 23:59:59");
 }
 
@@ -180,8 +189,13 @@ fn a_replayed_history_gives_burn_downs_forecasts_and_a_markdown_summary() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let conn = duckdb::Connection::open(tmp.path().join("demo.duckdb")).unwrap();
-    let runs: Vec<String> =
-        conn.prepare("select as_of::date::varchar from runs order by as_of").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let runs: Vec<String> = conn
+        .prepare("select as_of::date::varchar from runs order by as_of")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(runs, ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26", "2026-11-02"]);
     drop(conn);
     // the site of the latest replayed run: a burn-down of five weekly points and a forecast band

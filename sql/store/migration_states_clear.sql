@@ -1,2 +1,2 @@
 -- Removes the migration states of a run ($1) before they are evaluated again.
-DELETE FROM migration_states WHERE run_id = $1
+DELETE FROM migration_codes WHERE run_id = $1

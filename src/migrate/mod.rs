@@ -188,10 +188,12 @@ pub fn load(files: &[PathBuf], facts: &FactSet, columns: &[&str]) -> Result<Vec<
     }
 }
 
-/// The statement giving (migration id, entity ref, state) for every migration over the wide
-/// fact view `eh_wide` (one pass per migration, `union all`; ids are validated snake_case).
+/// The statement storing the migration codes of run $1 as of $2 over the wide fact view
+/// `eh_wide`: a character per migration, in id order (see `sql/schema/010_migration_codes.sql`).
 pub fn states_sql(migrations: &[Migration]) -> String {
-    let parts: Vec<String> = migrations
+    let mut sorted: Vec<&Migration> = migrations.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let parts: Vec<String> = sorted
         .iter()
         .map(|m| {
             let started = m.started.as_ref().map(|s| s.sql.as_str()).unwrap_or("false");
@@ -201,7 +203,8 @@ pub fn states_sql(migrations: &[Migration]) -> String {
             )
         })
         .collect();
-    parts.join("\nunion all\n")
+    let none = "-".repeat(sorted.len());
+    fill(crate::store::sql::MIGRATION_INSERT_STATES, &[("codes", &format!("({})", parts.join(")\n || ("))), ("none", &none)])
 }
 
 /// Evaluates every migration on run `run_id` as of `as_of` (facts observed up to then) and
@@ -283,8 +286,7 @@ fn store_states(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &F
         )?;
     }
     conn.execute(crate::store::sql::MIGRATION_ACTIVE_EXEMPTIONS, params![run_id])?;
-    let sql = fill(crate::store::sql::MIGRATION_INSERT_STATES, &[("states", &states_sql(migrations))]);
-    conn.execute(&sql, params![run_id, as_of.naive_utc()]).context("evaluating the migrations")?;
+    conn.execute(&states_sql(migrations), params![run_id, as_of.naive_utc()]).context("evaluating the migrations")?;
     let mut st = conn.prepare(crate::store::sql::MIGRATION_STATE_COUNTS)?;
     let rows = st.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
     for r in rows {
@@ -295,4 +297,36 @@ fn store_states(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &F
         out.counts.entry(m.id.clone()).or_default();
     }
     Ok(out)
+}
+
+/// One row of [`rollups`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rollup {
+    pub migration_id: String,
+    /// domain | team
+    pub scope: String,
+    pub scope_ref: String,
+    pub total: i64,
+    pub done: i64,
+    pub left: i64,
+    pub exempt: i64,
+    pub unknown: i64,
+}
+
+/// Per migration of a run, per domain and per owning team: components in each state.
+pub fn rollups(conn: &Connection, run_id: &str) -> Result<Vec<Rollup>> {
+    let mut st = conn.prepare(crate::store::sql::MIGRATION_ROLLUPS)?;
+    let rows = st.query_map(params![run_id], |r| {
+        Ok(Rollup {
+            migration_id: r.get(0)?,
+            scope: r.get(1)?,
+            scope_ref: r.get(2)?,
+            total: r.get(3)?,
+            done: r.get(4)?,
+            left: r.get(5)?,
+            exempt: r.get(6)?,
+            unknown: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -94,7 +94,8 @@ pub fn markdown(conn: &Connection, pipeline: &str) -> Result<String> {
     // levels
     if cur.grading_id.is_some() {
         // the ladder's order, highest first, then "none" and anything else
-        let mut names: Vec<&String> = cur.levels.keys().chain(prev.map(|p| p.levels.keys().collect::<Vec<_>>()).unwrap_or_default()).collect();
+        let mut names: Vec<&String> =
+            cur.levels.keys().chain(prev.map(|p| p.levels.keys().collect::<Vec<_>>()).unwrap_or_default()).collect();
         let rank = |l: &String| cur.ladder.iter().position(|x| x == l).map(|i| -(i as i64)).unwrap_or(1);
         names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
         names.dedup();
@@ -158,7 +159,14 @@ fn new_failures(conn: &Connection, out: &mut String, old: &str, new: &str) -> Re
     }
     let _ = writeln!(out, "### New failures ({})\n\n| Component | Owner | Check | Was |\n|---|---|---|---|", rows.len());
     for r in rows.iter().take(ROWS) {
-        let _ = writeln!(out, "| {} | {} | {} | {} |", md(&short(&r.0)), md(&r.1.as_deref().map(short).unwrap_or_default()), md(&r.2), md(&r.3));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            md(&short(&r.0)),
+            md(&r.1.as_deref().map(short).unwrap_or_default()),
+            md(&r.2),
+            md(&r.3)
+        );
     }
     if rows.len() > ROWS {
         let _ = writeln!(out, "\n…and {} more.", rows.len() - ROWS);
@@ -189,7 +197,10 @@ fn migrations(conn: &Connection, out: &mut String, pipeline: &str, cur: &RunRow,
         warnings: 0,
     };
     let data = super::data::load_migrations(conn, &info).context("reading the migrations' history")?;
-    let _ = writeln!(out, "### Migrations\n\n| Migration | Done | Since previous run | Left | Deadline | Forecast |\n|---|--:|--:|--:|---|---|");
+    let _ = writeln!(
+        out,
+        "### Migrations\n\n| Migration | Done | Since previous run | Left | Deadline | Forecast |\n|---|--:|--:|--:|---|---|"
+    );
     for (id, title, deadline, done, left, total, done_before) in &rows {
         let risk = data.iter().find(|m| &m.id == id).map(|m| super::site::migrations::assess(m).1).unwrap_or("n/a");
         let since = if prev.is_some() { format!("{:+}", done - done_before) } else { "n/a".into() };

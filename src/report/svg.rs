@@ -408,7 +408,8 @@ pub fn burndown(
     }
     let _ = write!(out, "<path d=\"{path}\" fill=\"none\" stroke=\"#2b6cb0\" stroke-width=\"2\"/>");
     for (d, v) in points {
-        let _ = write!(out, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2b6cb0\"><title>{d}: {v} left</title></circle>", x(*d), y(*v));
+        let _ =
+            write!(out, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2b6cb0\"><title>{d}: {v} left</title></circle>", x(*d), y(*v));
     }
     let dx = x(deadline);
     let _ = write!(

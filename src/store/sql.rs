@@ -19,6 +19,7 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (7, "007_migration_states", include_str!("../../sql/schema/007_migration_states.sql")),
     (8, "008_migration_defs", include_str!("../../sql/schema/008_migration_defs.sql")),
     (9, "009_migration_exemptions", include_str!("../../sql/schema/009_migration_exemptions.sql")),
+    (10, "010_migration_codes", include_str!("../../sql/schema/010_migration_codes.sql")),
 ];
 
 /// Source caches (ETags, snapshots) kept between runs.
@@ -38,6 +39,11 @@ pub const REPORT_MIGRATION_DEFS: &str = include_str!("../../sql/report/migration
 pub const REPORT_MIGRATION_STATES: &str = include_str!("../../sql/report/migration_states.sql");
 pub const REPORT_MIGRATION_EXEMPTIONS: &str = include_str!("../../sql/report/migration_exemptions.sql");
 pub const REPORT_MIGRATION_HISTORY: &str = include_str!("../../sql/report/migration_history.sql");
+pub const MIGRATION_ROLLUPS: &str = include_str!("../../sql/migrate/rollups.sql");
+/// The migration benchmark's synthetic history.
+pub const MIGRATION_BENCH_HISTORY_RUNS: &str = include_str!("../../sql/migrate/bench_history_runs.sql");
+pub const MIGRATION_BENCH_HISTORY_DEFS: &str = include_str!("../../sql/migrate/bench_history_defs.sql");
+pub const MIGRATION_BENCH_HISTORY_STATES: &str = include_str!("../../sql/migrate/bench_history_states.sql");
 /// `summary`: what changed since the previous run.
 pub const SUMMARY_RUNS: &str = include_str!("../../sql/summary/runs.sql");
 pub const SUMMARY_SCOPE_CHANGES: &str = include_str!("../../sql/summary/scope_changes.sql");

@@ -119,7 +119,9 @@ pub fn assess(m: &MigrationData) -> (Forecast, &'static str, u8, String) {
         Forecast::TooLittleHistory { weeks, needed } => (
             "no forecast yet",
             2,
-            format!("Too little history to forecast: {weeks} weekly point(s), {needed} needed (replay past dates with `echo-health replay`)."),
+            format!(
+                "Too little history to forecast: {weeks} weekly point(s), {needed} needed (replay past dates with `echo-health replay`)."
+            ),
         ),
         Forecast::NoProgress { rate_per_week, left, needed_per_week } => (
             "stalled",
@@ -129,7 +131,18 @@ pub fn assess(m: &MigrationData) -> (Forecast, &'static str, u8, String) {
                 needed_per_week.map(|n| format!(" Meeting the deadline needs {n} a week.")).unwrap_or_default()
             ),
         ),
-        Forecast::Projected { left, rate_per_week, rate_low, rate_high, date, earliest, latest, needed_per_week, late_by_weeks, weeks_used } => {
+        Forecast::Projected {
+            left,
+            rate_per_week,
+            rate_low,
+            rate_high,
+            date,
+            earliest,
+            latest,
+            needed_per_week,
+            late_by_weeks,
+            weeks_used,
+        } => {
             let band = match latest {
                 Some(l) => format!("between {earliest} and {l}"),
                 None => format!("from {earliest}, possibly never (the slow end of the band makes no progress)"),
@@ -215,8 +228,7 @@ impl Site<'_> {
             *counts.entry(s.clone()).or_default() += 1;
         }
         let order = ["not_started", "in_progress", "unknown", "exempt", "done"];
-        let counts: Vec<(String, usize)> =
-            order.iter().map(|s| ((*s).replace('_', " "), counts.get(*s).copied().unwrap_or(0))).collect();
+        let counts: Vec<(String, usize)> = order.iter().map(|s| ((*s).replace('_', " "), counts.get(*s).copied().unwrap_or(0))).collect();
         let total = m.states.len();
         let done = m.states.iter().filter(|s| s.1 == "done").count();
         // progress by domain and by owning team
@@ -264,7 +276,11 @@ impl Site<'_> {
                 })
                 .collect();
             let owner = d.entity(e).and_then(|x| x.owner.clone()).unwrap_or_default();
-            groups.entry(owner).or_default().push(LeftRow { link: self.link(&root, e), state: s.replace('_', " "), evidence: evidence.join("; ") });
+            groups.entry(owner).or_default().push(LeftRow {
+                link: self.link(&root, e),
+                state: s.replace('_', " "),
+                evidence: evidence.join("; "),
+            });
         }
         let mut left: Vec<OwnerGroup> = groups
             .into_iter()
