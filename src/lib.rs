@@ -14,6 +14,7 @@ pub mod grade;
 pub mod migrate;
 pub mod pipeline;
 pub mod report;
+pub mod roi;
 pub mod sources;
 pub mod store;
 pub mod synth;

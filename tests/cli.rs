@@ -33,7 +33,7 @@ fn demo_runs_offline_keeps_history_and_reports_broken_descriptors() {
     let summary = last_json(&out);
     assert_eq!(summary["status"], "partial", "{summary}");
     assert_eq!(summary["entities"], 170);
-    assert_eq!(summary["facts"], 1320);
+    assert_eq!(summary["facts"], 1524);
     assert_eq!(summary["errors"], 2);
     let database = PathBuf::from(summary["database"].as_str().unwrap());
     let output = PathBuf::from(summary["output_dir"].as_str().unwrap());
@@ -76,7 +76,7 @@ fn demo_runs_offline_keeps_history_and_reports_broken_descriptors() {
         let conn = db(&database);
         assert_eq!(count(&conn, "select count(*) from runs where status = 'partial'"), 1);
         assert_eq!(count(&conn, "select count(*) from entities"), 170);
-        assert_eq!(count(&conn, "select count(*) from facts"), 1320);
+        assert_eq!(count(&conn, "select count(*) from facts"), 1524);
         assert_eq!(count(&conn, "select count(*) from errors where severity = 'error'"), 2);
         assert_eq!(count(&conn, "select count(*) from documents where status = 'invalid'"), 1);
         assert_eq!(count(&conn, "select count(*) from documents where status = 'yaml-error'"), 1);

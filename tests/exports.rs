@@ -67,7 +67,7 @@ fn exports_of_the_demo_read_back() {
     let t = out.join("tables");
     for (name, expected) in [
         ("entities", 170),
-        ("facts", 1320),
+        ("facts", 1524),
         ("check_results", count(&format!("select count(*) from check_results where grading_id = '{grading}'"))),
         ("grades", count(&format!("select count(*) from grades where grading_id = '{grading}'"))),
         ("rollups", count(&format!("select count(*) from rollups where grading_id = '{grading}'"))),

@@ -282,6 +282,7 @@ fn golden_view_models_and_pages_of_the_demo_company() {
         "check/has_techdocs.html",
         "migrations.html",
         "migration/log4j_removal.html",
+        "roi.html",
     ];
     let mut seen = 0;
     let mut mismatches = Vec::new();

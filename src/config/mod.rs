@@ -85,6 +85,8 @@ pub struct Pipeline {
     pub migrations: Vec<PathBuf>,
     /// Exemption files of migrations (`migration:` in place of `check:`).
     pub migration_exemptions: Vec<PathBuf>,
+    /// The tech-debt ROI cost model (`roi:`), when the pipeline has one.
+    pub roi: Option<crate::roi::Model>,
 }
 
 /// The grading section of a pipeline.
@@ -725,6 +727,53 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         root.strings("migrations", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
     let migration_exemptions: Vec<PathBuf> =
         root.strings("migration_exemptions", &mut errs).unwrap_or_default().iter().map(|r| normalize(&dir.join(r))).collect();
+    let mut roi = None;
+    if let Some(n) = root.get("roi") {
+        if let Some(mut o) = Obj::new(shown, "roi".into(), n, &mut errs) {
+            let mut m = crate::roi::Model::default();
+            if let Some(v) = o.string("currency", &mut errs) {
+                m.currency = v;
+            }
+            for (key, slot) in [
+                ("hourly_cost", &mut m.hourly_cost),
+                ("hours_per_change", &mut m.hours_per_change),
+                ("unhealthy_below", &mut m.unhealthy_below),
+                ("extra_time", &mut m.extra_time),
+                ("defect_multiplier", &mut m.defect_multiplier),
+                ("defect_hours_per_change", &mut m.defect_hours_per_change),
+            ] {
+                if let Some(v) = o.float(key, &mut errs) {
+                    if !(v.is_finite() && v >= 0.0) {
+                        errs.push(n.line, format!("roi.{key} must be a number of 0 or more"));
+                    }
+                    *slot = v;
+                }
+            }
+            for (key, slot) in [("change_fact", &mut m.change_fact), ("health_fact", &mut m.health_fact)] {
+                if let Some(v) = o.string(key, &mut errs) {
+                    if !crate::sources::is_valid_fact_name(&v) {
+                        errs.push(n.line, format!("roi.{key} \"{v}\" is not a fact name"));
+                    }
+                    *slot = v;
+                }
+            }
+            o.finish(
+                &[
+                    "currency",
+                    "hourly_cost",
+                    "hours_per_change",
+                    "unhealthy_below",
+                    "extra_time",
+                    "defect_multiplier",
+                    "defect_hours_per_change",
+                    "change_fact",
+                    "health_fact",
+                ],
+                &mut errs,
+            );
+            roi = Some(m);
+        }
+    }
     let mut exports = Exports::default();
     if let Some(n) = root.get("exports") {
         if let Some(mut o) = Obj::new(shown, "exports".into(), n, &mut errs) {
@@ -820,6 +869,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         grading,
         migrations,
         migration_exemptions,
+        roi,
     })
 }
 

@@ -396,6 +396,18 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
         }
     }
 
+    // the ROI cost model the run's page will use (every assumption, kept with the run)
+    if let (true, Some(model)) = (loaded, &p.roi) {
+        let stored = serde_json::to_string(model)
+            .map_err(anyhow::Error::from)
+            .and_then(|m| store.conn().execute(sql::ROI_MODEL_INSERT, duckdb::params![run_id, m]).map_err(anyhow::Error::from));
+        if let Err(e) = stored {
+            let msg = format!("storing the ROI cost model failed: {e:#}");
+            store.fail_run(&run_id, &msg, Utc::now())?;
+            failures.push(msg);
+            status = RunStatus::Failed;
+        }
+    }
     // migration states of the stored run (their own statement: the load is kept if they fail)
     let mut migrations = BTreeMap::new();
     let mut migration_problems: Vec<String> = Vec::new();

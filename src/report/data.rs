@@ -227,6 +227,8 @@ pub struct RunData {
     pub exemptions: Vec<Exemption>,
     pub sources: Vec<SourceStat>,
     pub migrations: Vec<MigrationData>,
+    /// the run's tech-debt ROI cost model, if the pipeline has one
+    pub roi: Option<crate::roi::Model>,
 }
 
 impl RunData {
@@ -509,7 +511,16 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
     }
 
     let migrations = load_migrations(conn, &run)?;
+    let roi: Option<crate::roi::Model> = {
+        let mut st = conn.prepare(sql::REPORT_ROI_MODEL)?;
+        let mut q = st.query(params![run.run_id])?;
+        match q.next()? {
+            Some(r) => Some(serde_json::from_str(&r.get::<_, String>(0)?).context("the run's ROI model")?),
+            None => None,
+        }
+    };
     Ok(RunData {
+        roi,
         migrations,
         run,
         grading_id: grading_id.unwrap_or_default().to_owned(),

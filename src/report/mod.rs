@@ -34,6 +34,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("table.html", include_str!("../../templates/table.html")),
     ("migrations.html", include_str!("../../templates/migrations.html")),
     ("migration.html", include_str!("../../templates/migration.html")),
+    ("roi.html", include_str!("../../templates/roi.html")),
 ];
 
 pub const ASSETS: &[(&str, &str)] = &[
@@ -51,6 +52,7 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("table.yaml", include_str!("../../reports/table.yaml")),
     ("migrations.yaml", include_str!("../../reports/migrations.yaml")),
     ("migration.yaml", include_str!("../../reports/migration.yaml")),
+    ("roi.yaml", include_str!("../../reports/roi.yaml")),
 ];
 
 /// A report definition (`reports/*.yaml`).

@@ -10,6 +10,7 @@ use super::fx::{HashMap, HashSet};
 use serde::Serialize;
 
 pub mod migrations;
+pub mod roi;
 
 use super::data::{Entity, RunData};
 use super::svg::{self, Node, Segment};
@@ -47,6 +48,7 @@ pub enum Context {
     Index(Box<IndexPage>),
     Migration(Box<migrations::MigrationPage>),
     Migrations(Box<migrations::MigrationsIndex>),
+    Roi(Box<roi::RoiPage>),
 }
 
 /// What every page has.
@@ -777,6 +779,7 @@ impl<'a> Site<'a> {
             pages.extend(self.check_pages(i));
         }
         pages.extend(self.migration_pages());
+        pages.push(self.roi_page());
         pages
     }
 

@@ -20,6 +20,7 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (8, "008_migration_defs", include_str!("../../sql/schema/008_migration_defs.sql")),
     (9, "009_migration_exemptions", include_str!("../../sql/schema/009_migration_exemptions.sql")),
     (10, "010_migration_codes", include_str!("../../sql/schema/010_migration_codes.sql")),
+    (11, "011_roi_models", include_str!("../../sql/schema/011_roi_models.sql")),
 ];
 
 /// Source caches (ETags, snapshots) kept between runs.
@@ -44,6 +45,9 @@ pub const MIGRATION_ROLLUPS: &str = include_str!("../../sql/migrate/rollups.sql"
 pub const MIGRATION_BENCH_HISTORY_RUNS: &str = include_str!("../../sql/migrate/bench_history_runs.sql");
 pub const MIGRATION_BENCH_HISTORY_DEFS: &str = include_str!("../../sql/migrate/bench_history_defs.sql");
 pub const MIGRATION_BENCH_HISTORY_STATES: &str = include_str!("../../sql/migrate/bench_history_states.sql");
+/// The tech-debt ROI model of a run.
+pub const ROI_MODEL_INSERT: &str = include_str!("../../sql/store/roi_model_insert.sql");
+pub const REPORT_ROI_MODEL: &str = include_str!("../../sql/report/roi_model.sql");
 /// `summary`: what changed since the previous run.
 pub const SUMMARY_RUNS: &str = include_str!("../../sql/summary/runs.sql");
 pub const SUMMARY_SCOPE_CHANGES: &str = include_str!("../../sql/summary/scope_changes.sql");
@@ -142,6 +146,7 @@ pub const REPORT_QUERIES: &[(&str, &str)] = &[
     ("migration_states", REPORT_MIGRATION_STATES),
     ("migration_history", REPORT_MIGRATION_HISTORY),
     ("migration_exemptions", REPORT_MIGRATION_EXEMPTIONS),
+    ("roi_model", REPORT_ROI_MODEL),
     ("rollup_history", REPORT_ROLLUP_HISTORY),
     ("errors", REPORT_ERRORS),
     ("rejected", REPORT_REJECTED),
