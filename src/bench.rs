@@ -649,6 +649,12 @@ pub fn bench_migrations(
         let rollups = crate::migrate::rollups(conn, &outcome.run_id)?;
         let data = crate::report::data::load_migrations(conn, &info)?;
         forecasts = data.iter().map(|m| format!("{}: {}", m.id, crate::report::site::migrations::assess(m).3)).collect();
+        // and every domain's and team's own forecast
+        let scoped: usize = data
+            .iter()
+            .map(|m| m.scope_history.keys().map(|(s, r)| crate::report::site::migrations::scope_forecast(m, s, r)).count())
+            .sum();
+        anyhow::ensure!(scoped > 0, "scope forecasts");
         let t2 = Instant::now();
         anyhow::ensure!(!rollups.is_empty() && data.iter().all(|m| m.history.len() == weeks), "every migration has {weeks} weekly points");
         states_s.push((t1 - t0).as_secs_f64());

@@ -194,6 +194,8 @@ pub struct MigrationData {
     pub history: Vec<(String, i64, i64, i64)>,
     /// the exemptions the run saw, active and expired
     pub exemptions: Vec<Exemption>,
+    /// (scope `domain`|`team`, scope ref) → (day, left), oldest first
+    pub scope_history: HashMap<(String, String), Vec<(String, i64)>>,
 }
 
 /// One run and its grading, as the pages show them.
@@ -565,6 +567,7 @@ pub fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<Migration
             states: Vec::new(),
             history: Vec::new(),
             exemptions: Vec::new(),
+            scope_history: HashMap::default(),
         });
     }
     if out.is_empty() {
@@ -599,13 +602,26 @@ pub fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<Migration
             });
         }
     }
-    let mut st = conn.prepare(sql::REPORT_MIGRATION_HISTORY)?;
-    let mut q = st.query(params![run.pipeline, run.as_of])?;
+    // one query gives every scope's history; a migration's own is the sum of its domains
+    // (every component has one domain, '' when none)
+    let mut st = conn.prepare(sql::REPORT_MIGRATION_SCOPE_HISTORY)?;
+    let mut q = st.query(params![run.pipeline, run.as_of, run.run_id])?;
+    let mut totals: Vec<BTreeMap<String, (i64, i64, i64)>> = vec![BTreeMap::new(); out.len()];
     while let Some(r) = q.next()? {
         let id: String = r.get(0)?;
-        if let Some(i) = pos.get(&id) {
-            out[*i].history.push((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+        let Some(i) = pos.get(&id) else { continue };
+        let (scope, scope_ref, day): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
+        let (left, done, total): (i64, i64, i64) = (r.get(4)?, r.get(5)?, r.get(6)?);
+        if scope == "domain" {
+            let t = totals[*i].entry(day.clone()).or_default();
+            t.0 += left;
+            t.1 += done;
+            t.2 += total;
         }
+        out[*i].scope_history.entry((scope, scope_ref)).or_default().push((day, left));
+    }
+    for (m, t) in out.iter_mut().zip(totals) {
+        m.history = t.into_iter().map(|(day, (l, d, n))| (day, l, d, n)).collect();
     }
     Ok(out)
 }

@@ -940,7 +940,7 @@ impl<'a> Site<'a> {
                 actions: self.actions(&root, &members),
                 expiring,
                 diagram,
-                migrations: if scope == "team" { self.owed(&root, &members) } else { Vec::new() },
+                migrations: if scope == "team" { self.owed(&root, &e.entity_ref, &members) } else { Vec::new() },
                 base,
             })),
         }

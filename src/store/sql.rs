@@ -39,7 +39,7 @@ pub const MIGRATION_ACTIVE_EXEMPTIONS: &str = include_str!("../../sql/migrate/ac
 pub const REPORT_MIGRATION_DEFS: &str = include_str!("../../sql/report/migration_defs.sql");
 pub const REPORT_MIGRATION_STATES: &str = include_str!("../../sql/report/migration_states.sql");
 pub const REPORT_MIGRATION_EXEMPTIONS: &str = include_str!("../../sql/report/migration_exemptions.sql");
-pub const REPORT_MIGRATION_HISTORY: &str = include_str!("../../sql/report/migration_history.sql");
+pub const REPORT_MIGRATION_SCOPE_HISTORY: &str = include_str!("../../sql/report/migration_scope_history.sql");
 pub const MIGRATION_ROLLUPS: &str = include_str!("../../sql/migrate/rollups.sql");
 /// The migration benchmark's synthetic history.
 pub const MIGRATION_BENCH_HISTORY_RUNS: &str = include_str!("../../sql/migrate/bench_history_runs.sql");
@@ -144,9 +144,9 @@ pub const REPORT_QUERIES: &[(&str, &str)] = &[
     ("history", REPORT_HISTORY),
     ("migration_defs", REPORT_MIGRATION_DEFS),
     ("migration_states", REPORT_MIGRATION_STATES),
-    ("migration_history", REPORT_MIGRATION_HISTORY),
     ("migration_exemptions", REPORT_MIGRATION_EXEMPTIONS),
     ("roi_model", REPORT_ROI_MODEL),
+    ("migration_scope_history", REPORT_MIGRATION_SCOPE_HISTORY),
     ("rollup_history", REPORT_ROLLUP_HISTORY),
     ("errors", REPORT_ERRORS),
     ("rejected", REPORT_REJECTED),

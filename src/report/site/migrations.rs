@@ -44,6 +44,8 @@ pub struct ProgressRow {
     pub done: usize,
     pub left: usize,
     pub share: String,
+    /// the scope's own forecast: risk and projected date (or why none)
+    pub forecast: String,
 }
 
 #[derive(Serialize)]
@@ -94,7 +96,8 @@ pub struct OwedRow {
     pub migration: Link,
     pub deadline: String,
     pub left: usize,
-    pub risk: &'static str,
+    /// the team's own forecast for it
+    pub risk: String,
 }
 
 fn is_left(state: &str) -> bool {
@@ -103,6 +106,21 @@ fn is_left(state: &str) -> bool {
 
 pub fn migration_path(id: &str) -> String {
     format!("migration/{id}.html")
+}
+
+/// A scope's forecast in a few words: `late by 3 weeks (2027-04-02)`, `on track (…)`,
+/// `stalled`, `too little history`, `done`.
+pub fn scope_forecast(m: &MigrationData, scope: &str, scope_ref: &str) -> String {
+    let Some(h) = m.scope_history.get(&(scope.to_owned(), scope_ref.to_owned())) else { return "no history".into() };
+    let points: Vec<(NaiveDate, f64)> =
+        h.iter().filter_map(|(day, left)| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok().map(|d| (d, *left as f64))).collect();
+    match forecast(&points, NaiveDate::parse_from_str(&m.deadline, "%Y-%m-%d").ok(), FORECAST_WEEKS) {
+        Forecast::Done => "done".into(),
+        Forecast::TooLittleHistory { .. } => "too little history".into(),
+        Forecast::NoProgress { .. } => "stalled".into(),
+        Forecast::Projected { date, late_by_weeks, .. } if late_by_weeks > 0 => format!("late by {late_by_weeks} weeks ({date})"),
+        Forecast::Projected { date, .. } => format!("on track ({date})"),
+    }
 }
 
 /// The forecast of a migration from its history, its risk and its sentence.
@@ -232,7 +250,7 @@ impl Site<'_> {
         let total = m.states.len();
         let done = m.states.iter().filter(|s| s.1 == "done").count();
         // progress by domain and by owning team
-        let progress = |key: &dyn Fn(&str) -> Option<String>| -> Vec<ProgressRow> {
+        let progress = |scope: &str, key: &dyn Fn(&str) -> Option<String>| -> Vec<ProgressRow> {
             let mut by: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
             for (e, s) in &m.states {
                 let k = key(e).unwrap_or_default();
@@ -250,13 +268,14 @@ impl Site<'_> {
                     done: dn,
                     left: m.states.iter().filter(|(e, s)| key(e).unwrap_or_default() == k && is_left(s)).count(),
                     share: pct(Some(dn as f64 / t as f64)),
+                    forecast: scope_forecast(m, scope, &k),
                 })
                 .collect();
             rows.sort_by(|a, b| b.left.cmp(&a.left).then(a.total.cmp(&b.total)));
             rows
         };
-        let by_domain = progress(&|e| d.entity(e).and_then(|x| x.domain.clone()));
-        let by_team = progress(&|e| d.entity(e).and_then(|x| x.owner.clone()));
+        let by_domain = progress("domain", &|e| d.entity(e).and_then(|x| x.domain.clone()));
+        let by_team = progress("team", &|e| d.entity(e).and_then(|x| x.owner.clone()));
         // the components left, grouped by owner, with the facts that keep them there
         let mut groups: std::collections::BTreeMap<String, Vec<LeftRow>> = std::collections::BTreeMap::new();
         let mut left_total = 0;
@@ -328,8 +347,9 @@ impl Site<'_> {
         }
     }
 
-    /// The migrations whose components include `members` not done yet (for a team page).
-    pub(super) fn owed(&self, root: &str, members: &[&str]) -> Vec<OwedRow> {
+    /// The migrations whose components include `members` not done yet (for the page of team
+    /// `team`), with the team's own forecast.
+    pub(super) fn owed(&self, root: &str, team: &str, members: &[&str]) -> Vec<OwedRow> {
         let set: std::collections::BTreeSet<&str> = members.iter().copied().collect();
         self.data
             .migrations
@@ -340,7 +360,7 @@ impl Site<'_> {
                     migration: Link::new(&m.title, Some(&format!("{root}{}", migration_path(&m.id)))),
                     deadline: m.deadline.clone(),
                     left,
-                    risk: assess(m).1,
+                    risk: scope_forecast(m, "team", team),
                 })
             })
             .collect()
