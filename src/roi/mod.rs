@@ -133,7 +133,10 @@ mod tests {
         let high = m.estimate(&Inputs { changes: Some(10.0), health: Some(8.0), ..Default::default() }).unwrap();
         assert_eq!(high.cost, 0.0, "healthy code costs nothing extra");
         // missing inputs are unknown, never zero
-        assert!(m.estimate(&Inputs { changes: None, health: Some(3.0), ..Default::default() }).unwrap_err().contains("merged_pull_requests"));
+        assert!(m
+            .estimate(&Inputs { changes: None, health: Some(3.0), ..Default::default() })
+            .unwrap_err()
+            .contains("merged_pull_requests"));
         assert!(m.estimate(&Inputs { changes: Some(3.0), ..Default::default() }).unwrap_err().contains("hotspot_code_health"));
     }
 }
