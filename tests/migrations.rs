@@ -223,3 +223,33 @@ fn summary_without_a_run_says_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no completed run"));
 }
+
+#[test]
+fn an_exemption_naming_an_unknown_component_is_a_problem_of_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::demo_pipeline(tmp.path());
+    let ex = tmp.path().join("ex.yaml");
+    std::fs::write(
+        &ex,
+        "exemptions:\n  - entity: component:default/no-such-service\n    migration: java_17\n    reason: accepted-risk\n    approver: a\n    justification: j\n    expires: 2099-01-01\n",
+    )
+    .unwrap();
+    let text: String =
+        std::fs::read_to_string(&p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                if l.starts_with("migration_exemptions:") {
+                    format!("migration_exemptions: [{}]\n", ex.display())
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+    std::fs::write(&p, text).unwrap();
+    let (code, v, stderr) = common::run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["status"], "partial");
+    assert!(stderr.contains("ex.yaml:2: migration exemption names component:default/no-such-service"), "{stderr}");
+    assert!(v["migrations"]["java_17"].get("exempt").is_none(), "{v}");
+}

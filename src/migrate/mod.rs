@@ -271,7 +271,7 @@ fn store_states(conn: &Connection, run_id: &str, as_of: DateTime<Utc>, facts: &F
     }
     let today = as_of.date_naive();
     let known: std::collections::HashSet<String> = {
-        let mut st = conn.prepare("select entity_ref from eh_wide")?;
+        let mut st = conn.prepare(crate::store::sql::MIGRATION_WIDE_ENTITIES)?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         rows.collect::<Result<_, _>>()?
     };

@@ -421,6 +421,9 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
                 for m in &ev.problems {
                     tracing::warn!("{m}");
                 }
+                if !ev.problems.is_empty() && status == RunStatus::Ok {
+                    status = RunStatus::Partial;
+                }
                 migration_problems = ev.problems;
                 migrations = ev.counts;
             }

@@ -35,6 +35,7 @@ pub const MIGRATION_DEFS_CLEAR: &str = include_str!("../../sql/store/migration_d
 pub const MIGRATION_DEF_INSERT: &str = include_str!("../../sql/store/migration_def_insert.sql");
 pub const MIGRATION_EXEMPTIONS_CLEAR: &str = include_str!("../../sql/store/migration_exemptions_clear.sql");
 pub const MIGRATION_EXEMPTION_INSERT: &str = include_str!("../../sql/store/migration_exemption_insert.sql");
+pub const MIGRATION_WIDE_ENTITIES: &str = include_str!("../../sql/migrate/wide_entities.sql");
 pub const MIGRATION_ACTIVE_EXEMPTIONS: &str = include_str!("../../sql/migrate/active_exemptions.sql");
 pub const REPORT_MIGRATION_DEFS: &str = include_str!("../../sql/report/migration_defs.sql");
 pub const REPORT_MIGRATION_STATES: &str = include_str!("../../sql/report/migration_states.sql");

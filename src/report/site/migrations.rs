@@ -82,6 +82,7 @@ pub struct MigrationPage {
     pub risk: &'static str,
     pub forecast: String,
     pub by_domain: Vec<ProgressRow>,
+    pub by_system: Vec<ProgressRow>,
     pub by_team: Vec<ProgressRow>,
     pub left: Vec<OwnerGroup>,
     pub left_total: usize,
@@ -268,13 +269,16 @@ impl Site<'_> {
                     done: dn,
                     left: m.states.iter().filter(|(e, s)| key(e).unwrap_or_default() == k && is_left(s)).count(),
                     share: pct(Some(dn as f64 / t as f64)),
-                    forecast: scope_forecast(m, scope, &k),
+                    // forecasts are kept per domain and team (the history query's cost grows with
+                    // each grouping); systems show their progress only
+                    forecast: if scope == "system" { String::new() } else { scope_forecast(m, scope, &k) },
                 })
                 .collect();
             rows.sort_by(|a, b| b.left.cmp(&a.left).then(a.total.cmp(&b.total)));
             rows
         };
         let by_domain = progress("domain", &|e| d.entity(e).and_then(|x| x.domain.clone()));
+        let by_system = progress("system", &|e| d.entity(e).and_then(|x| x.system.clone()));
         let by_team = progress("team", &|e| d.entity(e).and_then(|x| x.owner.clone()));
         // the components left, grouped by owner, with the facts that keep them there
         let mut groups: std::collections::BTreeMap<String, Vec<LeftRow>> = std::collections::BTreeMap::new();
@@ -336,6 +340,7 @@ impl Site<'_> {
                 risk,
                 forecast: text,
                 by_domain,
+                by_system,
                 by_team,
                 left,
                 left_total,
