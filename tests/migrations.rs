@@ -253,3 +253,69 @@ fn an_exemption_naming_an_unknown_component_is_a_problem_of_the_run() {
     assert!(stderr.contains("ex.yaml:2: migration exemption names component:default/no-such-service"), "{stderr}");
     assert!(v["migrations"]["java_17"].get("exempt").is_none(), "{v}");
 }
+
+#[test]
+fn every_state_and_its_transitions_over_dated_facts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("catalog")).unwrap();
+    std::fs::create_dir_all(d.join("facts")).unwrap();
+    let comp = |n: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {n}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n")
+    };
+    let mut cat: String = ["mover", "stuck", "blind", "excused", "no-jvm"].iter().map(|n| comp(n)).collect();
+    cat += "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n";
+    std::fs::write(d.join("catalog/all.yaml"), cat).unwrap();
+    let fact = |e: &str, f: &str, v: i64, at: &str| {
+        format!("{{\"entity\":\"component:default/{e}\",\"fact\":\"{f}\",\"value\":{v},\"observed_at\":\"{at}T06:00:00Z\"}}\n")
+    };
+    let mut facts = String::new();
+    for e in ["mover", "stuck", "blind", "excused"] {
+        facts += &fact(e, "runtime.java_version_major", 11, "2026-01-01");
+    }
+    // mover: 20 log4j references, then 5, then none
+    facts += &fact("mover", "zoekt.log4j_refs", 20, "2026-01-01");
+    facts += &fact("mover", "zoekt.log4j_refs", 5, "2026-02-01");
+    facts += &fact("mover", "zoekt.log4j_refs", 0, "2026-03-01");
+    facts += &fact("stuck", "zoekt.log4j_refs", 30, "2026-01-01");
+    facts += &fact("excused", "zoekt.log4j_refs", 40, "2026-01-01");
+    // blind: no Zoekt fact at all (unknown); no-jvm: no runtime fact (does not apply)
+    std::fs::write(d.join("facts/f.ndjson"), facts).unwrap();
+    std::fs::write(
+        d.join("m.yaml"),
+        "migrations:\n  - id: log4j_removal\n    title: Remove log4j\n    description: d\n    deadline: 2026-12-31\n    applies_to: kind = 'Component' and \"runtime.java_version_major\" is not null\n    done: '\"zoekt.log4j_refs\" = 0'\n    started: '\"zoekt.log4j_refs\" < 10'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("x.yaml"),
+        "exemptions:\n  - entity: component:default/excused\n    migration: log4j_removal\n    reason: accepted-risk\n    approver: a\n    justification: retiring\n    expires: 2026-02-15\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("p.yaml"),
+        "name: states\ncatalog:\n  - type: files\n    paths: [catalog]\nfacts:\n  - type: files\n    paths: [facts]\n    declares:\n      runtime.java_version_major: number\n      zoekt.log4j_refs: number\nmigrations: [m.yaml]\nmigration_exemptions: [x.yaml]\n",
+    )
+    .unwrap();
+    let p = d.join("p.yaml");
+    let mut seen = Vec::new();
+    for day in ["2026-01-15", "2026-02-10", "2026-03-10"] {
+        let (code, v, stderr) = common::run_json(&["run", p.to_str().unwrap(), "--format", "json", "--as-of", day]);
+        assert_eq!(code, 0, "{stderr}");
+        let conn = duckdb::Connection::open(d.join(".echo-health/states.duckdb")).unwrap();
+        let states: Vec<(String, String)> = conn
+            .prepare("select entity_ref, state from migration_states where run_id = ? order by 1")
+            .unwrap()
+            .query_map([v["run_id"].as_str().unwrap()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .map(|(e, s): (String, String)| (e.trim_start_matches("component:default/").to_owned(), s))
+            .collect();
+        seen.push(states);
+    }
+    let at = |i: usize, e: &str| seen[i].iter().find(|x| x.0 == e).map(|x| x.1.as_str());
+    assert_eq!([at(0, "mover"), at(1, "mover"), at(2, "mover")], [Some("not_started"), Some("in_progress"), Some("done")]);
+    assert_eq!([at(0, "stuck"), at(2, "stuck")], [Some("not_started"), Some("not_started")]);
+    assert_eq!(at(0, "blind"), Some("unknown"), "a missing fact is unknown, not done");
+    assert_eq!([at(1, "excused"), at(2, "excused")], [Some("exempt"), Some("not_started")], "exempt until it expires on 2026-02-15");
+    assert_eq!(at(0, "no-jvm"), None, "the migration does not apply");
+}
