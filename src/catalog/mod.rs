@@ -5,6 +5,7 @@
 //! Pure: no database, no network. Sources ([`files`], later GitHub and Backstage) produce
 //! [`RawDoc`]s; [`Catalog::assemble`] does the rest.
 
+pub mod backstage;
 pub mod files;
 pub mod refs;
 pub mod validate;

@@ -127,6 +127,8 @@ pub enum CatalogSource {
     },
     /// Descriptor files of every repository of GitHub organisations.
     GitHub(crate::sources::github::discovery::Config),
+    /// The entities of a live Backstage's catalog API.
+    Backstage(crate::catalog::backstage::Config),
 }
 
 /// A fact source.
@@ -590,8 +592,32 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                     known.extend_from_slice(GITHUB_API_KEYS);
                     o.finish(&known, &mut errs);
                 }
+                Some("backstage") => {
+                    let base_url = o.required_string("base_url", &mut errs).unwrap_or_default();
+                    match url::Url::parse(&base_url) {
+                        Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
+                        Ok(_) => errs.push(
+                            n.line,
+                            format!("{path}.base_url must be an http(s) URL without credentials (they come from environment variables)"),
+                        ),
+                        Err(e) if !base_url.is_empty() => errs.push(n.line, format!("{path}.base_url \"{base_url}\" is not a URL: {e}")),
+                        Err(_) => {}
+                    }
+                    let token_env = env_name(&mut o, "token_env", &path, n.line, &mut errs);
+                    let filters = o.strings("filter", &mut errs).unwrap_or_default();
+                    let page_size = o.uint("page_size", &mut errs).unwrap_or(500).clamp(1, 10_000);
+                    let timeout_secs = o.uint("timeout_secs", &mut errs).unwrap_or(60);
+                    catalog.push(CatalogSource::Backstage(crate::catalog::backstage::Config {
+                        base_url: base_url.trim_end_matches('/').to_owned(),
+                        token_env,
+                        filters,
+                        page_size,
+                        timeout_secs,
+                    }));
+                    o.finish(&["type", "base_url", "token_env", "filter", "page_size", "timeout_secs"], &mut errs);
+                }
                 Some(other) => {
-                    errs.push(n.line, format!("{path}.type \"{other}\" is not a catalog source type (known: files, github)"));
+                    errs.push(n.line, format!("{path}.type \"{other}\" is not a catalog source type (known: files, github, backstage)"));
                 }
                 None => {}
             }

@@ -153,6 +153,14 @@ fn collect_catalog(p: &Pipeline) -> Catalog {
                 errors.extend(out.errors);
                 reports.extend(out.reports);
             }
+            CatalogSource::Backstage(cfg) => {
+                let out = tokio::runtime::Handle::current().block_on(crate::catalog::backstage::discover(cfg));
+                files_read += out.files_read;
+                bytes_read += out.bytes_read;
+                docs.extend(out.docs);
+                errors.extend(out.errors);
+                reports.extend(out.reports);
+            }
             CatalogSource::GitHub(cfg) => {
                 // called on a blocking thread of the runtime: wait for the async reads here
                 let out = tokio::runtime::Handle::current().block_on(crate::sources::github::discovery::discover(cfg));

@@ -163,6 +163,8 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl Client {
     pub fn new(api_url: &str, graphql_url: &str, auth: &Auth, limits: Limits) -> Result<Client, String> {
+        // rustls on ring for every client of the process (octocrab's connector included)
+        crate::sources::prometheus::install_tls();
         let timeout = Duration::from_secs(limits.timeout_secs.max(1));
         let graphql_base = graphql_url.strip_suffix("/graphql").unwrap_or(graphql_url);
         let rest = build(api_url, auth, timeout)?;
