@@ -47,6 +47,18 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
     },
+    /// Apply the pipeline's `retention:` now: keep every run for keep_all_days, then one a
+    /// week, then one a month; drop the rest with everything they hold, then checkpoint.
+    #[command(after_help = "Example:\n  echo-health prune pipelines/demo.yaml --dry-run")]
+    Prune {
+        pipeline: PathBuf,
+        /// List what would be dropped, drop nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Count ages from this date instead of today (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        today: Option<String>,
+    },
     /// Print a short Markdown report of what changed between the latest completed run and the
     /// one before it (levels by domain and team, migrations, new failures), for a CI job
     /// summary or a pull-request comment.
@@ -224,6 +236,40 @@ pub fn run() -> Result<ExitCode> {
                 }
             };
             cmd_run(&pipeline, format, as_of)
+        }
+        Command::Prune { pipeline, dry_run, today } => {
+            let p = match config::load(&pipeline) {
+                Ok(p) => p,
+                Err(e) => return Ok(config_failed(&e, Format::Text)),
+            };
+            let Some(r) = p.retention.clone() else {
+                eprintln!("prune: {} has no `retention:` section", pipeline.display());
+                return Ok(ExitCode::from(2));
+            };
+            let now = match today.as_deref().map(parse_as_of).transpose() {
+                Ok(t) => t.unwrap_or_else(chrono::Utc::now),
+                Err(e) => {
+                    eprintln!("--today: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let _lock = echo_health::store::DbLock::acquire(&p.database)?;
+            let mut store = echo_health::store::Store::open(&p.database)?;
+            let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let before = size(&p.database);
+            let dropped = store.prune(&p.name, now, &r, dry_run)?;
+            drop(store);
+            for id in &dropped {
+                println!("{} {id}", if dry_run { "would drop" } else { "dropped" });
+            }
+            println!(
+                "{} {} runs; database {:.1} MB → {:.1} MB",
+                if dry_run { "would drop" } else { "dropped" },
+                dropped.len(),
+                before as f64 / 1e6,
+                size(&p.database) as f64 / 1e6
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Summary { pipeline } => {
             let p = match config::load(&pipeline) {

@@ -87,6 +87,8 @@ pub struct Pipeline {
     pub migration_exemptions: Vec<PathBuf>,
     /// The tech-debt ROI cost model (`roi:`), when the pipeline has one.
     pub roi: Option<crate::roi::Model>,
+    /// How long runs are kept; None: forever.
+    pub retention: Option<Retention>,
 }
 
 /// The grading section of a pipeline.
@@ -173,6 +175,16 @@ impl FactSource {
             FactSource::GitHub(_) => crate::sources::github::FACTS.iter().map(|(f, t)| ((*f).to_owned(), *t)).collect(),
         }
     }
+}
+
+/// How long runs are kept (`retention:`): every run for `keep_all_days`, then the newest of
+/// each week until `weekly_days`, then the newest of each month until `monthly_days` (None:
+/// forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub keep_all_days: u64,
+    pub weekly_days: u64,
+    pub monthly_days: Option<u64>,
 }
 
 /// What the exports derive for neighbouring tools.
@@ -800,6 +812,19 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
             roi = Some(m);
         }
     }
+    let mut retention = None;
+    if let Some(n) = root.get("retention") {
+        if let Some(mut o) = Obj::new(shown, "retention".into(), n, &mut errs) {
+            let keep_all_days = o.uint("keep_all_days", &mut errs).unwrap_or(30);
+            let weekly_days = o.uint("weekly_days", &mut errs).unwrap_or(365);
+            let monthly_days = o.uint("monthly_days", &mut errs);
+            if weekly_days < keep_all_days || monthly_days.is_some_and(|m| m < weekly_days) {
+                errs.push(n.line, "retention: keep_all_days <= weekly_days <= monthly_days".into());
+            }
+            o.finish(&["keep_all_days", "weekly_days", "monthly_days"], &mut errs);
+            retention = Some(Retention { keep_all_days, weekly_days, monthly_days });
+        }
+    }
     let mut exports = Exports::default();
     if let Some(n) = root.get("exports") {
         if let Some(mut o) = Obj::new(shown, "exports".into(), n, &mut errs) {
@@ -896,6 +921,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         migrations,
         migration_exemptions,
         roi,
+        retention,
     })
 }
 

@@ -72,6 +72,8 @@ pub struct RunOutcome {
     pub sources: Vec<serde_json::Value>,
     /// migration id → state → components
     pub migrations: BTreeMap<String, BTreeMap<String, usize>>,
+    /// older runs the pipeline's retention dropped after this one
+    pub pruned: usize,
     pub gates: Vec<crate::grade::gates::GateResult>,
 }
 
@@ -490,6 +492,19 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
             }
         }
     }
+    // retention: older runs thinned out after this one is stored and published
+    let mut pruned = 0;
+    if let (Some(r), true) = (&p.retention, status != RunStatus::Failed) {
+        match store.prune(&p.name, Utc::now(), r, false) {
+            Ok(dropped) => {
+                pruned = dropped.len();
+                if pruned > 0 {
+                    tracing::info!(runs = pruned, "retention dropped older runs");
+                }
+            }
+            Err(e) => tracing::warn!("retention failed (nothing was dropped): {e:#}"),
+        }
+    }
     drop(store);
     drop(lock);
 
@@ -522,6 +537,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
         site,
         grading: graded,
         migrations,
+        pruned,
         sources: sources
             .iter()
             .map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "stats": s.stats}))

@@ -323,6 +323,37 @@ impl Store {
         Ok(())
     }
 
+    /// Applies a retention policy to pipeline `pipeline` as of `now`: returns the runs dropped
+    /// (all of them when `dry_run`, nothing deleted then). Deletes in one transaction, then
+    /// checkpoints so freed space is reused and the file can shrink.
+    pub fn prune(&mut self, pipeline: &str, now: DateTime<Utc>, r: &crate::config::Retention, dry_run: bool) -> Result<Vec<String>> {
+        let drop: Vec<String> = {
+            let mut st = self.conn.prepare(sql::RETENTION_PICK)?;
+            let rows = st.query_map(
+                params![pipeline, ts(now), r.keep_all_days as i64, r.weekly_days as i64, r.monthly_days.map(|d| d as i64)],
+                |row| row.get::<_, String>(0),
+            )?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if dry_run || drop.is_empty() {
+            return Ok(drop);
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute_batch("create or replace temp table eh_drop (run_id varchar)")?;
+        {
+            let mut app = tx.appender("eh_drop")?;
+            for r in &drop {
+                app.append_row(params![r])?;
+            }
+            app.flush()?;
+        }
+        tx.execute_batch(sql::RETENTION_DROP).context("dropping runs")?;
+        tx.execute_batch("drop table eh_drop")?;
+        tx.commit().context("committing the retention")?;
+        self.conn.execute_batch("checkpoint").context("checkpointing after the retention")?;
+        Ok(drop)
+    }
+
     /// What a source kept from earlier runs (see `sql/schema/006_source_cache.sql`).
     pub fn source_cache(&self, source: &str) -> Result<Vec<crate::sources::CacheEntry>> {
         let mut st = self.conn.prepare(sql::SOURCE_CACHE)?;

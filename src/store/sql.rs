@@ -49,6 +49,9 @@ pub const MIGRATION_BENCH_HISTORY_STATES: &str = include_str!("../../sql/migrate
 /// The tech-debt ROI model of a run.
 pub const ROI_MODEL_INSERT: &str = include_str!("../../sql/store/roi_model_insert.sql");
 pub const REPORT_ROI_MODEL: &str = include_str!("../../sql/report/roi_model.sql");
+/// Retention: which runs go, and dropping them.
+pub const RETENTION_PICK: &str = include_str!("../../sql/store/retention_pick.sql");
+pub const RETENTION_DROP: &str = include_str!("../../sql/store/retention_drop.sql");
 /// `summary`: what changed since the previous run.
 pub const SUMMARY_RUNS: &str = include_str!("../../sql/summary/runs.sql");
 pub const SUMMARY_SCOPE_CHANGES: &str = include_str!("../../sql/summary/scope_changes.sql");
