@@ -47,6 +47,23 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
     },
+    /// Run pipelines on their cron `schedule`, one run at a time, until SIGTERM/SIGINT (the
+    /// run in progress finishes first). A slot that passes while another run is going is
+    /// skipped and logged; a run that fails or panics does not stop the scheduler.
+    #[command(
+        after_help = "Examples:\n  echo-health schedule pipelines/demo.yaml pipelines/other.yaml\n  echo-health schedule pipelines/demo.yaml --once    # from cron or a Kubernetes CronJob"
+    )]
+    Schedule {
+        #[arg(required = true)]
+        pipelines: Vec<PathBuf>,
+        /// Run whatever is due now (a slot passed since the pipeline's last run, or it never
+        /// ran) and exit
+        #[arg(long)]
+        once: bool,
+        /// The offset the cron expressions are read in (e.g. +02:00); default UTC
+        #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
+        utc_offset: String,
+    },
     /// Apply the pipeline's `retention:` now: keep every run for keep_all_days, then one a
     /// week, then one a month; drop the rest with everything they hold, then checkpoint.
     #[command(after_help = "Example:\n  echo-health prune pipelines/demo.yaml --dry-run")]
@@ -237,6 +254,7 @@ pub fn run() -> Result<ExitCode> {
             };
             cmd_run(&pipeline, format, as_of)
         }
+        Command::Schedule { pipelines, once, utc_offset } => schedule(&pipelines, once, &utc_offset),
         Command::Prune { pipeline, dry_run, today } => {
             let p = match config::load(&pipeline) {
                 Ok(p) => p,
@@ -905,4 +923,128 @@ fn tempfile_dir(what: &str) -> Result<PathBuf> {
     let d = std::env::temp_dir().join(format!("echo-health-{what}-{}", std::process::id()));
     std::fs::create_dir_all(&d)?;
     Ok(d)
+}
+
+/// Set by SIGTERM/SIGINT: the scheduler stops after the run in progress.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+struct Job {
+    path: PathBuf,
+    name: String,
+    database: PathBuf,
+    cron: croner::Cron,
+    next: chrono::DateTime<chrono::FixedOffset>,
+}
+
+fn log_line(msg: &str) {
+    println!("{} {msg}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    tracing::info!("{msg}");
+}
+
+/// Runs one pipeline file as `run` does, a panic caught and reported as a failure.
+fn scheduled_run(job: &Job) -> u8 {
+    log_line(&format!("start {} ({})", job.name, job.path.display()));
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None))) {
+        Ok(Ok(code)) => {
+            if code == ExitCode::SUCCESS {
+                0
+            } else if code == ExitCode::from(1) {
+                1
+            } else {
+                2
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+        Err(_) => {
+            eprintln!("error: the run of {} panicked", job.name);
+            2
+        }
+    };
+    log_line(&format!("end {} exit {code}", job.name));
+    code
+}
+
+fn schedule(paths: &[PathBuf], once: bool, offset: &str) -> Result<ExitCode> {
+    let tz: chrono::FixedOffset = offset.parse().map_err(|_| anyhow::anyhow!("--utc-offset {offset:?} is not an offset like +02:00"))?;
+    let now = chrono::Utc::now().with_timezone(&tz);
+    let mut jobs = Vec::new();
+    for path in paths {
+        let p = match config::load(path) {
+            Ok(p) => p,
+            Err(e) => return Ok(config_failed(&e, Format::Text)),
+        };
+        let Some(expr) = p.schedule.clone() else {
+            eprintln!("schedule: {} has no `schedule:` (a 5-field cron expression)", path.display());
+            return Ok(ExitCode::from(2));
+        };
+        let cron = croner::Cron::new(&expr).parse().map_err(|e| anyhow::anyhow!("{}: schedule {expr:?}: {e}", path.display()))?;
+        // --once: due when a slot passed since the last run started (or it never ran)
+        let from = if once {
+            let store = echo_health::store::Store::open(&p.database)?;
+            let last: Option<chrono::NaiveDateTime> =
+                store.conn().query_row(sql::LAST_RUN_START, [&p.name], |r| r.get(0)).context("reading the last run")?;
+            match last {
+                Some(t) => t.and_utc().with_timezone(&tz),
+                None => now - chrono::Duration::days(3660),
+            }
+        } else {
+            now
+        };
+        let next = cron.find_next_occurrence(&from, false).map_err(|e| anyhow::anyhow!("{}: no next slot: {e}", path.display()))?;
+        jobs.push(Job { path: path.clone(), name: p.name.clone(), database: p.database.clone(), cron, next });
+    }
+    if once {
+        let mut worst = 0u8;
+        for job in jobs.iter().filter(|j| j.next <= now) {
+            worst = worst.max(scheduled_run(job));
+        }
+        for job in jobs.iter().filter(|j| j.next > now) {
+            log_line(&format!("not due {} (next slot {})", job.name, job.next.to_rfc3339()));
+        }
+        return Ok(ExitCode::from(worst));
+    }
+    // SAFETY: installing a handler that only stores to an atomic, before any run starts.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_stop_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_stop_signal as *const () as libc::sighandler_t);
+    }
+    for j in &jobs {
+        log_line(&format!("scheduled {} next at {} ({})", j.name, j.next.to_rfc3339(), j.database.display()));
+    }
+    loop {
+        if STOP.load(std::sync::atomic::Ordering::SeqCst) {
+            log_line("stopping: signal received");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(i) = (0..jobs.len()).min_by_key(|i| jobs[*i].next) else { return Ok(ExitCode::SUCCESS) };
+        let now = chrono::Utc::now().with_timezone(&tz);
+        if jobs[i].next > now {
+            let wait = (jobs[i].next - now).to_std().unwrap_or_default().min(std::time::Duration::from_millis(250));
+            std::thread::sleep(wait);
+            continue;
+        }
+        // one run at a time: the others wait; slots that pass meanwhile are skipped, logged
+        scheduled_run(&jobs[i]);
+        let after = chrono::Utc::now().with_timezone(&tz);
+        // its slots that passed while it ran are skipped (never started twice); another
+        // pipeline whose slot came meanwhile runs next, late
+        let j = &mut jobs[i];
+        let mut skipped = 0;
+        let mut next = j.cron.find_next_occurrence(&j.next, false).unwrap_or(after + chrono::Duration::days(3650));
+        while next <= after {
+            skipped += 1;
+            next = j.cron.find_next_occurrence(&next, false).unwrap_or(after + chrono::Duration::days(3650));
+        }
+        if skipped > 0 {
+            log_line(&format!("skipped {skipped} slot(s) of {}: its run was still going", j.name));
+        }
+        j.next = next;
+    }
 }

@@ -49,6 +49,8 @@ pub const MIGRATION_BENCH_HISTORY_STATES: &str = include_str!("../../sql/migrate
 /// The tech-debt ROI model of a run.
 pub const ROI_MODEL_INSERT: &str = include_str!("../../sql/store/roi_model_insert.sql");
 pub const REPORT_ROI_MODEL: &str = include_str!("../../sql/report/roi_model.sql");
+/// The scheduler: when a pipeline last ran.
+pub const LAST_RUN_START: &str = include_str!("../../sql/store/last_run_start.sql");
 /// Retention: which runs go, and dropping them.
 pub const RETENTION_PICK: &str = include_str!("../../sql/store/retention_pick.sql");
 pub const RETENTION_DROP: &str = include_str!("../../sql/store/retention_drop.sql");
