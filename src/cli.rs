@@ -23,6 +23,30 @@ use echo_health::{bench, config, pipeline, synth, yaml};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as text or as JSON objects (one per line)
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log errors only (ECHO_HEALTH_LOG, an env-filter, overrides both)
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Starts logging on stderr: `ECHO_HEALTH_LOG` (an env-filter) or warn (error with --quiet).
+fn init_logging(format: LogFormat, quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ECHO_HEALTH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,6 +88,9 @@ enum Command {
         #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
         utc_offset: String,
     },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  echo-health completions bash > /etc/bash_completion.d/echo-health")]
+    Completions { shell: clap_complete::Shell },
     /// Apply the pipeline's `retention:` now: keep every run for keep_all_days, then one a
     /// week, then one a month; drop the rest with everything they hold, then checkpoint.
     #[command(after_help = "Example:\n  echo-health prune pipelines/demo.yaml --dry-run")]
@@ -243,6 +270,7 @@ enum Command {
 
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    init_logging(cli.log_format, cli.quiet);
     match cli.command {
         Command::Run { pipeline, format, as_of } => {
             let as_of = match as_of.as_deref().map(parse_as_of).transpose() {
@@ -253,6 +281,11 @@ pub fn run() -> Result<ExitCode> {
                 }
             };
             cmd_run(&pipeline, format, as_of)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "echo-health", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Schedule { pipelines, once, utc_offset } => schedule(&pipelines, once, &utc_offset),
         Command::Prune { pipeline, dry_run, today } => {

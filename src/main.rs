@@ -15,9 +15,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("ECHO_HEALTH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // logging starts in cli::run, once --log-format and --quiet are known
     match cli::run() {
         Ok(code) => code,
         Err(e) => {

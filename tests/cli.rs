@@ -314,3 +314,24 @@ fn an_interrupted_run_is_recorded_as_failed_and_earlier_runs_stay() {
         }
     }
 }
+
+#[test]
+fn version_completions_and_json_logs() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("echo-health "));
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("echo-health") && text.contains("schedule") && text.contains("summary"), "{shell}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::demo_pipeline(tmp.path());
+    let out = bin().args(["--log-format", "json", "run", p.to_str().unwrap()]).env("ECHO_HEALTH_LOG", "echo_health=info").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<serde_json::Value> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(logs.iter().any(|l| l["fields"]["message"] == "run started" && l["level"] == "INFO"), "{stderr}");
+    // --quiet: errors only
+    let out = bin().args(["--quiet", "run", p.to_str().unwrap()]).env_remove("ECHO_HEALTH_LOG").output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(" WARN "), "{}", String::from_utf8_lossy(&out.stderr));
+}
