@@ -369,6 +369,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
     .await
     .context("loading panicked")?;
     let loaded = load.is_ok();
+    tracing::info!(loaded, "run loaded");
     if let Err(e) = load {
         let msg = format!("loading the run into {} failed (nothing of it was kept): {e:#}", p.database.display());
         store.fail_run(&run_id, &msg, Utc::now())?;
@@ -476,6 +477,7 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
     let mut site = None;
     if status != RunStatus::Failed {
         let grading_id = graded.as_ref().map(|g| g.grading_id.clone());
+        tracing::info!(dir = %p.output.join("site").display(), "rendering the site");
         let rendered = crate::report::custom::load(&p.reports, &p.dir)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .and_then(|custom| crate::report::render_run(store.conn(), &run_id, grading_id.as_deref(), &p.output.join("site"), &custom));
