@@ -313,7 +313,11 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
         failures.push(format!("{fact_errors} fact records rejected, more than tolerances.max_fact_errors = {}", t.max_fact_errors));
     }
     for s in &sources {
-        if s.unavailable && s.required {
+        // unreadable: the source said so, or it gave nothing and every read it tried failed
+        let unreadable = s.unavailable
+            || (s.facts.is_empty()
+                && s.errors.iter().any(|e| matches!(e.kind, SourceErrorKind::Unavailable | SourceErrorKind::QueryFailed)));
+        if unreadable && s.required {
             failures.push(format!("required fact source {} could not be read", s.name));
         }
     }
