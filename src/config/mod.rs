@@ -251,37 +251,30 @@ fn env_name(o: &mut Obj<'_>, key: &'static str, path: &str, line: usize, errs: &
     Some(v)
 }
 
+/// Checks that `value` (the setting `key`) is an http(s) URL without credentials in it.
+fn check_http_url(value: &str, key: &str, path: &str, line: usize, errs: &mut Errs<'_>) {
+    if value.is_empty() {
+        return;
+    }
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
+        Ok(_) => errs.push(line, format!("{path}.{key} must be an http(s) URL without credentials (they come from environment variables)")),
+        Err(e) => errs.push(line, format!("{path}.{key} \"{value}\" is not a URL: {e}")),
+    }
+}
+
 /// An http(s) endpoint without credentials in it.
 fn endpoint(o: &mut Obj<'_>, path: &str, line: usize, errs: &mut Errs<'_>) -> String {
     let endpoint = o.required_string("endpoint", errs).unwrap_or_default();
-    if !endpoint.is_empty() {
-        match url::Url::parse(&endpoint) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
-            Ok(_) => errs
-                .push(line, format!("{path}.endpoint must be an http(s) URL without credentials (they come from environment variables)")),
-            Err(e) => errs.push(line, format!("{path}.endpoint \"{endpoint}\" is not a URL: {e}")),
-        }
-    }
+    check_http_url(&endpoint, "endpoint", path, line, errs);
     endpoint
 }
 
 /// A `type: codescene` fact source.
 fn codescene_source(o: &mut Obj<'_>, path: &str, line: usize, i: usize, errs: &mut Errs<'_>) -> Option<crate::sources::codescene::Config> {
     let name = o.string("name", errs).unwrap_or_else(|| if i == 0 { "codescene".into() } else { format!("codescene-{}", i + 1) });
-    let base_url = {
-        let e = o.required_string("base_url", errs).unwrap_or_default();
-        if !e.is_empty() {
-            match url::Url::parse(&e) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
-                Ok(_) => errs.push(
-                    line,
-                    format!("{path}.base_url must be an http(s) URL without credentials (they come from environment variables)"),
-                ),
-                Err(err) => errs.push(line, format!("{path}.base_url \"{e}\" is not a URL: {err}")),
-            }
-        }
-        e
-    };
+    let base_url = o.required_string("base_url", errs).unwrap_or_default();
+    check_http_url(&base_url, "base_url", path, line, errs);
     let api_version = match o.uint("api_version", errs).unwrap_or(2) {
         v @ (1 | 2) => v as u8,
         v => {
@@ -336,13 +329,7 @@ fn github_api(o: &mut Obj<'_>, path: &str, line: usize, errs: &mut Errs<'_>) -> 
     use crate::sources::github::Api;
     let url_field = |o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>| -> Option<String> {
         let e = o.string(key, errs)?;
-        match url::Url::parse(&e) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
-            Ok(_) => {
-                errs.push(line, format!("{path}.{key} must be an http(s) URL without credentials (they come from environment variables)"))
-            }
-            Err(err) => errs.push(line, format!("{path}.{key} \"{e}\" is not a URL: {err}")),
-        }
+        check_http_url(&e, key, path, line, errs);
         Some(e.trim_end_matches('/').to_owned())
     };
     let api_url = url_field(o, "api_url", errs).unwrap_or_else(|| "https://api.github.com".into());
@@ -606,15 +593,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
                 }
                 Some("backstage") => {
                     let base_url = o.required_string("base_url", &mut errs).unwrap_or_default();
-                    match url::Url::parse(&base_url) {
-                        Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => {}
-                        Ok(_) => errs.push(
-                            n.line,
-                            format!("{path}.base_url must be an http(s) URL without credentials (they come from environment variables)"),
-                        ),
-                        Err(e) if !base_url.is_empty() => errs.push(n.line, format!("{path}.base_url \"{base_url}\" is not a URL: {e}")),
-                        Err(_) => {}
-                    }
+                    check_http_url(&base_url, "base_url", &path, n.line, &mut errs);
                     let token_env = env_name(&mut o, "token_env", &path, n.line, &mut errs);
                     let filters = o.strings("filter", &mut errs).unwrap_or_default();
                     let page_size = o.uint("page_size", &mut errs).unwrap_or(500).clamp(1, 10_000);
