@@ -88,6 +88,13 @@ enum Command {
         #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
         utc_offset: String,
     },
+    /// Print the JSON Schema of a file kind (pipeline, check-pack, migrations, exemptions), for
+    /// editors: `# yaml-language-server: $schema=<file>` at the top of a YAML file.
+    #[command(after_help = "Example:\n  echo-health schema pipeline > pipeline.schema.json")]
+    Schema {
+        #[arg(value_parser = ["pipeline", "check-pack", "migrations", "exemptions"])]
+        kind: String,
+    },
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  echo-health completions bash > /etc/bash_completion.d/echo-health")]
     Completions { shell: clap_complete::Shell },
@@ -281,6 +288,16 @@ pub fn run() -> Result<ExitCode> {
                 }
             };
             cmd_run(&pipeline, format, as_of)
+        }
+        Command::Schema { kind } => {
+            let text = match kind.as_str() {
+                "pipeline" => include_str!("../schemas/pipeline.schema.json"),
+                "check-pack" => include_str!("../schemas/check-pack.schema.json"),
+                "migrations" => include_str!("../schemas/migrations.schema.json"),
+                _ => include_str!("../schemas/exemptions.schema.json"),
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
