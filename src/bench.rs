@@ -587,6 +587,9 @@ pub struct MigrationBench {
     pub total_median_s: f64,
     /// database growth per weekly run from migration states (checkpointed), bytes
     pub bytes_per_run: u64,
+    /// the database after the one full run (catalog, facts, grading, migrations; checkpointed),
+    /// per 1,000 components
+    pub full_run_bytes_per_1000_components: u64,
     pub database_bytes: u64,
     pub forecasts: Vec<String>,
 }
@@ -671,6 +674,7 @@ pub fn bench_migrations(
         rollups_forecasts_s: rollups_s,
         total_median_s: totals[totals.len() / 2],
         bytes_per_run: (after.saturating_sub(before)) / hist.max(1) as u64,
+        full_run_bytes_per_1000_components: before * 1000 / opts.components.max(1) as u64,
         database_bytes: after,
         forecasts,
     })

@@ -420,7 +420,7 @@ pub fn run() -> Result<ExitCode> {
             let r = r?;
             println!("{}", serde_json::to_string(&r)?);
             println!(
-                "{} components, {} migrations, {} weekly runs: {} states; states + roll-ups + forecasts {:.3} s median (states {:?} s, roll-ups and forecasts {:?} s); {} bytes per run, database {:.1} MB",
+                "{} components, {} migrations, {} weekly runs: {} states; states + roll-ups + forecasts {:.3} s median (states {:?} s, roll-ups and forecasts {:?} s); {} bytes per run of migration history, database {:.1} MB; one full run {} bytes per 1,000 components",
                 r.components,
                 r.migrations,
                 r.weekly_runs,
@@ -429,7 +429,8 @@ pub fn run() -> Result<ExitCode> {
                 r.states_s.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
                 r.rollups_forecasts_s.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
                 r.bytes_per_run,
-                r.database_bytes as f64 / 1e6
+                r.database_bytes as f64 / 1e6,
+                r.full_run_bytes_per_1000_components
             );
             for f in &r.forecasts {
                 println!("  {f}");
