@@ -24,6 +24,18 @@ fn demo_run_stores_each_components_migration_state() {
     assert_eq!(m["log4j_removal"]["exempt"], 1, "{m}");
     assert!(m["java_17"].get("exempt").is_none(), "the wms-core exemption expired in August: {m}");
 
+    // roll-ups: per scope kind, the components add up to the migration's
+    let conn = duckdb::Connection::open(tmp.path().join("demo.duckdb")).unwrap();
+    let rollups = echo_health::migrate::rollups(&conn, v["run_id"].as_str().unwrap()).unwrap();
+    for scope in ["domain", "system", "team"] {
+        let of = |id: &str| rollups.iter().filter(|r| r.scope == scope && r.migration_id == id).map(|r| r.total).sum::<i64>();
+        assert_eq!(of("log4j_removal"), 20, "{scope}");
+        let done: i64 = rollups.iter().filter(|r| r.scope == scope && r.migration_id == "log4j_removal").map(|r| r.done).sum();
+        assert_eq!(done, 15, "{scope}");
+    }
+    let exempt: i64 = rollups.iter().filter(|r| r.scope == "team" && r.migration_id == "log4j_removal").map(|r| r.exempt).sum();
+    assert_eq!(exempt, 1);
+    drop(conn);
     // the same stored facts as of 2026-06-15: fewer done, and the history burns down
     let db = tmp.path().join("demo.duckdb");
     let run_id = v["run_id"].as_str().unwrap().to_owned();

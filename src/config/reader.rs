@@ -20,6 +20,41 @@ pub fn read_single(path: &std::path::Path, what: &str) -> Result<Option<PNode>, 
     yaml::parse_positioned(&chunks[0]).map_err(|e| fail(e.line, format!("YAML syntax error at column {}: {}", e.col, e.message)))
 }
 
+/// Reads each of `files` (one YAML document each, a mapping) and hands its root to `each`,
+/// then checks the root holds only `known` keys; every problem goes to `errors` with
+/// file:line. An empty file is the error `empty` when given, else skipped.
+pub(crate) fn each_root(
+    files: &[std::path::PathBuf],
+    what: &str,
+    empty: Option<&str>,
+    known: &[&str],
+    errors: &mut Vec<ConfigError>,
+    mut each: impl FnMut(&str, &mut Obj<'_>, &mut Errs<'_>),
+) {
+    for f in files {
+        let shown = f.display().to_string();
+        let node = match read_single(f, what) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                if let Some(m) = empty {
+                    errors.push(ConfigError { file: shown.clone(), line: 1, message: m.to_owned() });
+                }
+                continue;
+            }
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let mut errs = Errs { file: &shown, list: Vec::new() };
+        if let Some(mut root) = Obj::new(&shown, String::new(), &node, &mut errs) {
+            each(&shown, &mut root, &mut errs);
+            root.finish(known, &mut errs);
+        }
+        errors.extend(errs.list);
+    }
+}
+
 /// Walks a positioned mapping, collecting problems instead of stopping at the first.
 pub(crate) struct Obj<'a> {
     pub file: &'a str,

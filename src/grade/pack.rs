@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::sqlexpr::{analyse, Expr, FactSet};
-use crate::config::reader::{read_single, Errs, Obj};
-use crate::config::{ConfigError, ConfigErrors};
+use crate::config::reader::{each_root, Errs, Obj};
+use crate::config::ConfigErrors;
 use crate::yaml::PValue;
 
 /// Default `applies_to`: every Component.
@@ -60,10 +60,6 @@ pub struct Exemption {
     pub line: usize,
 }
 
-fn err(file: &str, line: usize, message: String) -> ConfigError {
-    ConfigError { file: file.to_owned(), line, message }
-}
-
 /// An expression: a string, or a YAML boolean (`pass: true`) taken as its SQL text.
 pub(crate) fn expr_text(o: &mut Obj<'_>, key: &'static str, errs: &mut Errs<'_>) -> Option<String> {
     let n = o.get(key)?;
@@ -91,92 +87,81 @@ pub fn load_packs(files: &[PathBuf], levels: &[String], facts: &FactSet, columns
     let mut errors = Vec::new();
     let mut pack = Pack { checks: Vec::new(), files: files.to_vec() };
     let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    for f in files {
-        let shown = f.display().to_string();
-        let node = match read_single(f, "check pack") {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                errors.push(err(&shown, 1, "the check pack is empty".into()));
-                continue;
-            }
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let mut errs = Errs { file: &shown, list: Vec::new() };
-        let Some(mut root) = Obj::new(&shown, String::new(), &node, &mut errs) else {
-            errors.extend(errs.list);
-            continue;
-        };
-        let _name = root.string("name", &mut errs);
-        let _about = root.string("description", &mut errs);
-        for (path, n) in root.list("checks", &mut errs) {
-            let Some(mut o) = Obj::new(&shown, path.clone(), n, &mut errs) else { continue };
-            let line = n.line;
-            let id = o.required_string("id", &mut errs).unwrap_or_default();
-            let title = o.required_string("title", &mut errs).unwrap_or_default();
-            let description = o.required_string("description", &mut errs).unwrap_or_default();
-            let remediation = o.required_string("remediation", &mut errs).unwrap_or_default();
-            let level = o.required_string("level", &mut errs).unwrap_or_default();
-            let weight = o.float("weight", &mut errs).unwrap_or(1.0);
-            let applies = expr_text(&mut o, "applies_to", &mut errs).unwrap_or_else(|| DEFAULT_APPLIES_TO.to_owned());
-            let pass = expr_text(&mut o, "pass", &mut errs);
-            if pass.is_none() && o.node.find(&["pass"]).is_none() {
-                errs.push(line, format!("{path}.pass is required"));
-            }
-            let node = o.node;
-            o.finish(&["id", "title", "description", "remediation", "level", "weight", "applies_to", "pass"], &mut errs);
-            if !id.is_empty() && !is_snake_id(&id) {
-                errs.push(line, format!("{path}.id \"{id}\" must be snake_case: a-z, 0-9 and _, starting with a letter"));
-            }
-            if !id.is_empty() {
-                if let Some((f0, l0)) = seen.get(&id) {
-                    errs.push(line, format!("duplicate check id \"{id}\" (first defined at {f0}:{l0})"));
-                } else {
-                    seen.insert(id.clone(), (shown.clone(), line));
+    each_root(
+        files,
+        "check pack",
+        Some("the check pack is empty"),
+        &["name", "description", "checks"],
+        &mut errors,
+        |shown, root, mut errs| {
+            let shown = shown.to_owned();
+            let _name = root.string("name", &mut errs);
+            let _about = root.string("description", &mut errs);
+            for (path, n) in root.list("checks", &mut errs) {
+                let Some(mut o) = Obj::new(&shown, path.clone(), n, &mut errs) else { continue };
+                let line = n.line;
+                let id = o.required_string("id", &mut errs).unwrap_or_default();
+                let title = o.required_string("title", &mut errs).unwrap_or_default();
+                let description = o.required_string("description", &mut errs).unwrap_or_default();
+                let remediation = o.required_string("remediation", &mut errs).unwrap_or_default();
+                let level = o.required_string("level", &mut errs).unwrap_or_default();
+                let weight = o.float("weight", &mut errs).unwrap_or(1.0);
+                let applies = expr_text(&mut o, "applies_to", &mut errs).unwrap_or_else(|| DEFAULT_APPLIES_TO.to_owned());
+                let pass = expr_text(&mut o, "pass", &mut errs);
+                if pass.is_none() && o.node.find(&["pass"]).is_none() {
+                    errs.push(line, format!("{path}.pass is required"));
                 }
-            }
-            let level_index = levels.iter().position(|l| *l == level);
-            if !level.is_empty() && level_index.is_none() {
-                errs.push(line, format!("{path}.level \"{level}\" is not a level of the ladder ({})", levels.join(" < ")));
-            }
-            if !(weight.is_finite() && weight > 0.0) {
-                errs.push(line, format!("{path}.weight must be a number above 0"));
-            }
-            let applies_to = match analyse(&applies, facts, columns) {
-                Ok(e) => Some(e),
-                Err(m) => {
-                    errs.push(node.key_line(&["applies_to"]).unwrap_or(line), format!("{path}.applies_to: {m}"));
-                    None
+                let node = o.node;
+                o.finish(&["id", "title", "description", "remediation", "level", "weight", "applies_to", "pass"], &mut errs);
+                if !id.is_empty() && !is_snake_id(&id) {
+                    errs.push(line, format!("{path}.id \"{id}\" must be snake_case: a-z, 0-9 and _, starting with a letter"));
                 }
-            };
-            let pass = pass.and_then(|p| match analyse(&p, facts, columns) {
-                Ok(e) => Some(e),
-                Err(m) => {
-                    errs.push(node.key_line(&["pass"]).unwrap_or(line), format!("{path}.pass: {m}"));
-                    None
+                if !id.is_empty() {
+                    if let Some((f0, l0)) = seen.get(&id) {
+                        errs.push(line, format!("duplicate check id \"{id}\" (first defined at {f0}:{l0})"));
+                    } else {
+                        seen.insert(id.clone(), (shown.clone(), line));
+                    }
                 }
-            });
-            if let (Some(applies_to), Some(pass), Some(level_index)) = (applies_to, pass, level_index) {
-                pack.checks.push(Check {
-                    id,
-                    title,
-                    description,
-                    remediation,
-                    level,
-                    level_index,
-                    weight,
-                    applies_to,
-                    pass,
-                    file: shown.clone(),
-                    line,
+                let level_index = levels.iter().position(|l| *l == level);
+                if !level.is_empty() && level_index.is_none() {
+                    errs.push(line, format!("{path}.level \"{level}\" is not a level of the ladder ({})", levels.join(" < ")));
+                }
+                if !(weight.is_finite() && weight > 0.0) {
+                    errs.push(line, format!("{path}.weight must be a number above 0"));
+                }
+                let applies_to = match analyse(&applies, facts, columns) {
+                    Ok(e) => Some(e),
+                    Err(m) => {
+                        errs.push(node.key_line(&["applies_to"]).unwrap_or(line), format!("{path}.applies_to: {m}"));
+                        None
+                    }
+                };
+                let pass = pass.and_then(|p| match analyse(&p, facts, columns) {
+                    Ok(e) => Some(e),
+                    Err(m) => {
+                        errs.push(node.key_line(&["pass"]).unwrap_or(line), format!("{path}.pass: {m}"));
+                        None
+                    }
                 });
+                if let (Some(applies_to), Some(pass), Some(level_index)) = (applies_to, pass, level_index) {
+                    pack.checks.push(Check {
+                        id,
+                        title,
+                        description,
+                        remediation,
+                        level,
+                        level_index,
+                        weight,
+                        applies_to,
+                        pass,
+                        file: shown.clone(),
+                        line,
+                    });
+                }
             }
-        }
-        root.finish(&["name", "description", "checks"], &mut errs);
-        errors.extend(errs.list);
-    }
+        },
+    );
     if errors.is_empty() {
         Ok(pack)
     } else {
@@ -196,21 +181,8 @@ pub fn load_exemptions(files: &[PathBuf], pack: &Pack) -> Result<Vec<Exemption>,
 pub fn load_exemptions_of(files: &[PathBuf], key: &'static str, ids: &HashSet<&str>, what: &str) -> Result<Vec<Exemption>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
-    for f in files {
-        let shown = f.display().to_string();
-        let node = match read_single(f, "exemptions file") {
-            Ok(Some(n)) => n,
-            Ok(None) => continue,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let mut errs = Errs { file: &shown, list: Vec::new() };
-        let Some(mut root) = Obj::new(&shown, String::new(), &node, &mut errs) else {
-            errors.extend(errs.list);
-            continue;
-        };
+    each_root(files, "exemptions file", None, &["exemptions"], &mut errors, |shown, root, mut errs| {
+        let shown = shown.to_owned();
         for (path, n) in root.list("exemptions", &mut errs) {
             let Some(mut o) = Obj::new(&shown, path.clone(), n, &mut errs) else { continue };
             let entity = o.required_string("entity", &mut errs).unwrap_or_default();
@@ -267,9 +239,7 @@ pub fn load_exemptions_of(files: &[PathBuf], key: &'static str, ids: &HashSet<&s
                 }
             }
         }
-        root.finish(&["exemptions"], &mut errs);
-        errors.extend(errs.list);
-    }
+    });
     if errors.is_empty() {
         Ok(out)
     } else {

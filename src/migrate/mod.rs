@@ -28,8 +28,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::{params, Connection};
 
-use crate::config::reader::{read_single, Errs, Obj};
-use crate::config::{ConfigError, ConfigErrors};
+use crate::config::reader::{each_root, Errs, Obj};
+use crate::config::ConfigErrors;
 use crate::grade::engine::fill;
 use crate::grade::pack::{expr_text, is_snake_id};
 use crate::grade::sqlexpr::{analyse, Expr, FactSet};
@@ -94,24 +94,8 @@ pub fn load(files: &[PathBuf], facts: &FactSet, columns: &[&str]) -> Result<Vec<
     let mut errors = Vec::new();
     let mut out: Vec<Migration> = Vec::new();
     let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    for f in files {
-        let shown = f.display().to_string();
-        let node = match read_single(f, "migrations file") {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                errors.push(ConfigError { file: shown.clone(), line: 1, message: "the migrations file is empty".into() });
-                continue;
-            }
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let mut errs = Errs { file: &shown, list: Vec::new() };
-        let Some(mut root) = Obj::new(&shown, String::new(), &node, &mut errs) else {
-            errors.extend(errs.list);
-            continue;
-        };
+    each_root(files, "migrations file", Some("the migrations file is empty"), &["migrations"], &mut errors, |shown, root, mut errs| {
+        let shown = shown.to_owned();
         for (path, n) in root.list("migrations", &mut errs) {
             let Some(mut o) = Obj::new(&shown, path.clone(), n, &mut errs) else { continue };
             let line = n.line;
@@ -178,9 +162,7 @@ pub fn load(files: &[PathBuf], facts: &FactSet, columns: &[&str]) -> Result<Vec<
                 });
             }
         }
-        root.finish(&["migrations"], &mut errs);
-        errors.extend(errs.list);
-    }
+    });
     if errors.is_empty() {
         Ok(out)
     } else {
