@@ -68,8 +68,29 @@ enum Command {
         format: Format,
         /// Grade the facts observed up to this date (YYYY-MM-DD: its end, UTC) or time
         /// (RFC 3339) instead of now: a past date replayed from dated facts
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", conflicts_with = "shard")]
         as_of: Option<String>,
+        /// Collect only shard I of N (0-based): the facts of the components whose ref hashes
+        /// to I, written as Parquet under --shard-dir/shard-I-of-N for `echo-health merge`.
+        /// Nothing is stored, graded or published. In a Kubernetes Indexed Job:
+        /// --shard $(JOB_COMPLETION_INDEX)/N
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Where shards are written (default: the pipeline's output folder /shards)
+        #[arg(long, value_name = "DIR", requires = "shard")]
+        shard_dir: Option<PathBuf>,
+    },
+    /// Store, grade and publish the shards of a sharded run (`run --shard I/N`) as one run:
+    /// every shard must be there; fact files are read here.
+    #[command(
+        after_help = "Examples:\n  echo-health merge pipelines/demo.yaml                  # shards under the output folder's shards/\n  echo-health merge pipelines/demo.yaml shards/          # a folder of shard-I-of-N folders\n  echo-health merge pipelines/demo.yaml s0/shard-0-of-2 s1/shard-1-of-2"
+    )]
+    Merge {
+        pipeline: PathBuf,
+        /// Shard folders, or folders holding them (default: the output folder's shards/)
+        shards: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Run pipelines on their cron `schedule`, one run at a time, until SIGTERM/SIGINT (the
     /// run in progress finishes first). A slot that passes while another run is going is
@@ -279,7 +300,16 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.quiet);
     match cli.command {
-        Command::Run { pipeline, format, as_of } => {
+        Command::Run { pipeline, format, as_of: _, shard: Some(shard), shard_dir } => {
+            match echo_health::pipeline::shard::Shard::parse(&shard) {
+                Ok(s) => cmd_shard(&pipeline, format, s, shard_dir),
+                Err(e) => {
+                    eprintln!("--shard: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Run { pipeline, format, as_of, shard: None, .. } => {
             let as_of = match as_of.as_deref().map(parse_as_of).transpose() {
                 Ok(a) => a,
                 Err(e) => {
@@ -287,8 +317,9 @@ pub fn run() -> Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            cmd_run(&pipeline, format, as_of)
+            cmd_run(&pipeline, format, as_of, None)
         }
+        Command::Merge { pipeline, shards, format } => cmd_run(&pipeline, format, None, Some(shards)),
         Command::Schema { kind } => {
             let text = match kind.as_str() {
                 "pipeline" => include_str!("../schemas/pipeline.schema.json"),
@@ -371,7 +402,7 @@ pub fn run() -> Result<ExitCode> {
             let mut worst = ExitCode::SUCCESS;
             let mut at = from;
             while at <= to {
-                let code = cmd_run(&pipeline, format, Some(at))?;
+                let code = cmd_run(&pipeline, format, Some(at), None)?;
                 if code != ExitCode::SUCCESS {
                     worst = code;
                 }
@@ -583,7 +614,42 @@ fn parse_as_of(s: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, St
     Ok(t)
 }
 
-fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::Utc>>) -> Result<ExitCode> {
+/// `run --shard I/N`: collect one shard and write it for `merge`.
+fn cmd_shard(path: &Path, format: Format, shard: echo_health::pipeline::shard::Shard, dir: Option<PathBuf>) -> Result<ExitCode> {
+    let p = match config::load(path) {
+        Ok(p) => p,
+        Err(e) => return Ok(config_failed(&e, format)),
+    };
+    let dir = dir.unwrap_or_else(|| p.output.join("shards"));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match rt.block_on(echo_health::pipeline::shard::collect_shard(&p, shard, &dir)) {
+        Ok(o) => {
+            match format {
+                Format::Text => {
+                    println!(
+                        "shard {}: {} components, {} facts, {} errors; wrote {}",
+                        o.shard,
+                        o.components,
+                        o.facts,
+                        o.errors,
+                        abs_path(&o.dir)
+                    );
+                }
+                Format::Json => println!(
+                    "{}",
+                    json!({"shard": o.shard.to_string(), "dir": abs_path(&o.dir), "components": o.components, "facts": o.facts, "errors": o.errors, "sources": o.sources})
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("shard {shard} failed: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::Utc>>, shards: Option<Vec<PathBuf>>) -> Result<ExitCode> {
     let p = match config::load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -604,8 +670,34 @@ fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::U
     if let Err(e) = echo_health::migrate::setup(&p) {
         return Ok(config_failed(&e, format));
     }
+    // merge: a complete set of shards, checked before a run is recorded
+    let mut merged_shards = Vec::new();
+    let facts = match shards {
+        None => pipeline::FactsFrom::Collect,
+        Some(dirs) => {
+            let dirs = if dirs.is_empty() { vec![p.output.join("shards")] } else { dirs };
+            match pipeline::shard::find_shards(&p, &dirs) {
+                Ok(found) => {
+                    merged_shards = found.iter().map(|f| f.dir.clone()).collect();
+                    pipeline::FactsFrom::Shards(found)
+                }
+                Err(e) => {
+                    eprintln!("merge: {e:#}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(pipeline::run(&p, grading, as_of))?;
+    let outcome = rt.block_on(pipeline::run_from(&p, grading, as_of, facts))?;
+    // stored: the shards go, so a shard missing from the next round is not replaced by this one
+    if outcome.status != pipeline::RunStatus::Failed {
+        for d in &merged_shards {
+            if let Err(e) = std::fs::remove_dir_all(d) {
+                tracing::warn!(dir = %d.display(), "cannot remove a merged shard: {e}");
+            }
+        }
+    }
     let abs = |p: &Path| -> String { abs_path(p) };
     if format == Format::Text || !outcome.problems.is_empty() {
         // problems go to stderr so stdout stays machine-readable with --format json
@@ -999,7 +1091,7 @@ fn log_line(msg: &str) {
 /// Runs one pipeline file as `run` does, a panic caught and reported as a failure.
 fn scheduled_run(job: &Job) -> u8 {
     log_line(&format!("start {} ({})", job.name, job.path.display()));
-    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None))) {
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None, None))) {
         Ok(Ok(code)) => {
             if code == ExitCode::SUCCESS {
                 0

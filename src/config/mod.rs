@@ -158,6 +158,17 @@ pub enum FactSource {
 }
 
 impl FactSource {
+    /// The source's name (errors, stats and the data-quality page use it).
+    pub fn name(&self) -> &str {
+        match self {
+            FactSource::Files { name, .. } => name,
+            FactSource::Prometheus(c) => &c.name,
+            FactSource::Zoekt(c) => &c.name,
+            FactSource::CodeScene(c) => &c.name,
+            FactSource::GitHub(c) => &c.name,
+        }
+    }
+
     /// The facts this source can produce, with their types.
     pub fn declares(&self) -> Vec<(String, crate::grade::sqlexpr::FactType)> {
         match self {

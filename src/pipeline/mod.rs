@@ -9,6 +9,7 @@
 //!   all, no catalog entity could be read, or the load itself failed (exit 2).
 
 pub mod init;
+pub mod shard;
 
 use crate::store::sql;
 use std::collections::{BTreeMap, HashSet};
@@ -200,14 +201,29 @@ pub fn components_of(catalog: &Catalog) -> Vec<crate::sources::prometheus::Compo
         .collect()
 }
 
+/// Where a run's facts come from.
+pub enum FactsFrom {
+    /// every fact source, read now
+    Collect,
+    /// the shards of a sharded run (see [`shard`]) for the sources shards collect; the fact
+    /// files are read now
+    Shards(Vec<shard::Found>),
+}
+
 /// Runs the fact sources concurrently (file sources on blocking threads, HTTP sources as
-/// tasks).
-async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>, store: &Store) -> Result<Vec<SourceOutput>> {
+/// tasks); `files_only`: only the fact files (the rest came from shards).
+async fn collect_facts(
+    p: &Pipeline,
+    catalog: &Catalog,
+    started: DateTime<Utc>,
+    store: &Store,
+    files_only: bool,
+) -> Result<Vec<SourceOutput>> {
     let known: HashSet<String> = catalog.entities.iter().map(|e| e.ref_str.clone()).collect();
     let known = std::sync::Arc::new(known);
     let components = std::sync::Arc::new(components_of(catalog));
     let mut set = tokio::task::JoinSet::new();
-    for (i, src) in p.facts.iter().enumerate() {
+    for (i, src) in p.facts.iter().enumerate().filter(|(_, s)| !files_only || !shard::is_sharded(s)) {
         let known = known.clone();
         let dir = p.dir.clone();
         match src.clone() {
@@ -252,6 +268,17 @@ async fn collect_facts(p: &Pipeline, catalog: &Catalog, started: DateTime<Utc>, 
 /// a past date from dated facts; the run is recorded with that `as_of` and its history and
 /// pages order by it).
 pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_of: Option<DateTime<Utc>>) -> Result<RunOutcome> {
+    run_from(p, grading, as_of, FactsFrom::Collect).await
+}
+
+/// [`run`] with the facts of the sources from `facts`: `echo-health merge` stores, grades and
+/// publishes the shards of a sharded run as one run.
+pub async fn run_from(
+    p: &Pipeline,
+    grading: Option<crate::grade::engine::Setup>,
+    as_of: Option<DateTime<Utc>>,
+    facts: FactsFrom,
+) -> Result<RunOutcome> {
     let lock = DbLock::acquire(&p.database)?;
     let started = Utc::now();
     let as_of = as_of.unwrap_or(started);
@@ -273,7 +300,38 @@ pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_
     let p2 = p.clone();
     let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
     tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
-    let sources = collect_facts(p, &catalog, started, &store).await?;
+    let sources = match facts {
+        FactsFrom::Collect => collect_facts(p, &catalog, started, &store, false).await?,
+        FactsFrom::Shards(shards) => {
+            let files = collect_facts(p, &catalog, started, &store, true).await?;
+            let components = components_of(&catalog);
+            let (p2, shards2) = (p.clone(), shards);
+            let sharded = tokio::task::spawn_blocking(move || shard::load_shards(&p2, &shards2, &components))
+                .await
+                .context("reading the shards panicked")?;
+            let mut sharded = match sharded {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!("reading the shards failed: {e:#}");
+                    store.fail_run(&run_id, &msg, Utc::now())?;
+                    return Err(anyhow::anyhow!(msg));
+                }
+            };
+            // in the pipeline's order
+            let mut all = Vec::new();
+            let mut files = files.into_iter();
+            for src in &p.facts {
+                if shard::is_sharded(src) {
+                    if let Some(i) = sharded.iter().position(|s| s.name == src.name()) {
+                        all.push(sharded.swap_remove(i));
+                    }
+                } else if let Some(f) = files.next() {
+                    all.push(f);
+                }
+            }
+            all
+        }
+    };
     let facts: usize = sources.iter().map(|s| s.facts.len()).sum();
     tracing::info!(facts, "facts collected");
 

@@ -224,7 +224,22 @@ fn summarise(errors: &[graphql::GqlError], repo_of: impl Fn(usize) -> Option<Str
 
 /// Reads the components' repositories; `cache` is what the source kept from earlier runs.
 pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEntry>, now: DateTime<Utc>) -> SourceOutput {
+    collect_scoped(cfg, components, &[], cache, now).await
+}
+
+/// [`collect`] for one shard of a sharded run: reads `components`' repositories only;
+/// `others` are the components other shards read, whose repositories are therefore not
+/// reported as belonging to no component.
+pub async fn collect_scoped(
+    cfg: &Config,
+    components: &[Component],
+    others: &[Component],
+    cache: Vec<CacheEntry>,
+    now: DateTime<Utc>,
+) -> SourceOutput {
     let mut out = SourceOutput { name: cfg.name.clone(), required: cfg.required, ..Default::default() };
+    let claimed_elsewhere: HashSet<String> =
+        others.iter().filter_map(|c| repository_of(c, &cfg.api.web_host).and_then(Result::ok)).map(|r| key(&r)).collect();
     // components → repositories
     let mut wanted: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new(); // key → (spelling, component refs)
     for c in components {
@@ -484,6 +499,7 @@ pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEnt
             }
         }
     }
+    unowned.retain(|r| !claimed_elsewhere.contains(&key(r)));
     unowned.sort();
     unowned.dedup();
     if !unowned.is_empty() {
