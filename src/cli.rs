@@ -79,6 +79,10 @@ enum Command {
         /// Where shards are written (default: the pipeline's output folder /shards)
         #[arg(long, value_name = "DIR", requires = "shard")]
         shard_dir: Option<PathBuf>,
+        /// Store, grade and publish even when nothing changed since the newest completed run
+        /// (by default such a run is recorded as `unchanged` and costs almost nothing)
+        #[arg(long, conflicts_with = "shard")]
+        full: bool,
     },
     /// Store, grade and publish the shards of a sharded run (`run --shard I/N`) as one run:
     /// every shard must be there; fact files are read here.
@@ -91,6 +95,9 @@ enum Command {
         shards: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Store, grade and publish even when nothing changed since the newest completed run
+        #[arg(long)]
+        full: bool,
     },
     /// Run pipelines on their cron `schedule`, one run at a time, until SIGTERM/SIGINT (the
     /// run in progress finishes first). A slot that passes while another run is going is
@@ -273,6 +280,18 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         components: usize,
     },
+    /// End to end: the synthetic organisation with every source on loopback (a real
+    /// Prometheus when installed, fake GitHub, Zoekt and CodeScene), run twice by this binary
+    /// as a child: a cold run and an unchanged second run. Wall, CPU, peak memory, each
+    /// step's time, requests per source, pages written.
+    #[command(name = "bench-e2e", after_help = "Example:\n  echo-health bench-e2e --components 10000")]
+    BenchE2e {
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        /// Working folder (default: a temporary one, removed afterwards)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Measure rendering the static site of a synthetic organisation with facts (CPU time,
     /// pages rewritten by a second render, page sizes).
     #[command(name = "bench-site", after_help = "Example:\n  echo-health bench-site --components 10000")]
@@ -300,7 +319,7 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.quiet);
     match cli.command {
-        Command::Run { pipeline, format, as_of: _, shard: Some(shard), shard_dir } => {
+        Command::Run { pipeline, format, as_of: _, shard: Some(shard), shard_dir, .. } => {
             match echo_health::pipeline::shard::Shard::parse(&shard) {
                 Ok(s) => cmd_shard(&pipeline, format, s, shard_dir),
                 Err(e) => {
@@ -309,7 +328,7 @@ pub fn run() -> Result<ExitCode> {
                 }
             }
         }
-        Command::Run { pipeline, format, as_of, shard: None, .. } => {
+        Command::Run { pipeline, format, as_of, shard: None, full, .. } => {
             let as_of = match as_of.as_deref().map(parse_as_of).transpose() {
                 Ok(a) => a,
                 Err(e) => {
@@ -317,9 +336,9 @@ pub fn run() -> Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            cmd_run(&pipeline, format, as_of, None)
+            cmd_run(&pipeline, format, as_of, None, full)
         }
-        Command::Merge { pipeline, shards, format } => cmd_run(&pipeline, format, None, Some(shards)),
+        Command::Merge { pipeline, shards, format, full } => cmd_run(&pipeline, format, None, Some(shards), full),
         Command::Schema { kind } => {
             let text = match kind.as_str() {
                 "pipeline" => include_str!("../schemas/pipeline.schema.json"),
@@ -402,7 +421,7 @@ pub fn run() -> Result<ExitCode> {
             let mut worst = ExitCode::SUCCESS;
             let mut at = from;
             while at <= to {
-                let code = cmd_run(&pipeline, format, Some(at), None)?;
+                let code = cmd_run(&pipeline, format, Some(at), None, false)?;
                 if code != ExitCode::SUCCESS {
                     worst = code;
                 }
@@ -466,6 +485,45 @@ pub fn run() -> Result<ExitCode> {
             for f in &r.forecasts {
                 println!("  {f}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchE2e { components, dir } => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let packs = vec![
+                root.join("pipelines/checks/default/catalog.yaml"),
+                root.join("pipelines/checks/default/signals.yaml"),
+                root.join("pipelines/demo/checks.yaml"),
+            ];
+            let tmp = tempfile_dir("bench-e2e")?;
+            let work = dir.clone().unwrap_or_else(|| tmp.clone());
+            std::fs::create_dir_all(&work)?;
+            let opts = synth::Options { components, teams: (components * 6 / 100).max(1), domains: 40, seed: 1 };
+            let r = bench::e2e::bench_e2e(&work, &opts, &packs);
+            let _ = std::fs::remove_dir_all(&tmp);
+            let r = r?;
+            println!("{}", serde_json::to_string(&r)?);
+            println!(
+                "{} components, {} repositories, {} CodeScene projects; Prometheus: {}",
+                r.components, r.repositories, r.codescene_projects, r.prometheus
+            );
+            for (what, x) in [("cold run", &r.cold), ("unchanged second run", &r.unchanged)] {
+                let steps: Vec<String> = x.steps.iter().map(|(k, t)| format!("{k} {t:.2}")).collect();
+                let req: Vec<String> = x
+                    .requests
+                    .iter()
+                    .map(|(k, n)| {
+                        format!(
+                            "{k} {n} ({:.2} s)",
+                            x.source_seconds.iter().find(|(s, _)| s.starts_with(k.as_str())).map(|(_, t)| *t).unwrap_or(0.0)
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{what} ({}): {:.2} s wall, {:.2} s CPU, peak {:.0} MB; beyond the sources {:.2} s; steps (s): {}; requests: {}; {} facts; {} pages, {} written",
+                    x.status, x.wall_s, x.cpu_s, x.peak_rss_mb, x.beyond_sources_s, steps.join(", "), req.join(", "), x.facts, x.pages, x.pages_written
+                );
+            }
+            println!("database: {:.1} MB", r.database_mb);
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchGitHub { components } => {
@@ -649,7 +707,13 @@ fn cmd_shard(path: &Path, format: Format, shard: echo_health::pipeline::shard::S
     }
 }
 
-fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::Utc>>, shards: Option<Vec<PathBuf>>) -> Result<ExitCode> {
+fn cmd_run(
+    path: &Path,
+    format: Format,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    shards: Option<Vec<PathBuf>>,
+    full: bool,
+) -> Result<ExitCode> {
     let p = match config::load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -689,7 +753,7 @@ fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::U
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(pipeline::run_from(&p, grading, as_of, facts))?;
+    let outcome = rt.block_on(pipeline::run_from(&p, grading, as_of, facts, full))?;
     // stored: the shards go, so a shard missing from the next round is not replaced by this one
     if outcome.status != pipeline::RunStatus::Failed {
         for d in &merged_shards {
@@ -727,6 +791,9 @@ fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::U
                 outcome.fact_errors,
                 outcome.warnings
             );
+            if let Some(same) = &outcome.same_as {
+                println!("nothing changed since run {same}: its grades, site and exports stand (run --full to redo them)");
+            }
             if let Some(g) = &outcome.grading {
                 let levels: Vec<String> = g.levels.iter().map(|(k, v)| format!("{k} {v}")).collect();
                 println!(
@@ -774,6 +841,10 @@ fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::U
                 "facts": outcome.facts,
                 "errors": outcome.errors,
             });
+            if let Some(same) = &outcome.same_as {
+                v["same_as"] = json!(same);
+                v["gates_failed"] = json!(outcome.gates.iter().filter(|x| !x.passed).map(|x| x.name.clone()).collect::<Vec<_>>());
+            }
             if let Some(g) = &outcome.grading {
                 v["grading_id"] = json!(g.grading_id);
                 v["levels"] = json!(g.levels);
@@ -785,6 +856,11 @@ fn cmd_run(path: &Path, format: Format, as_of: Option<chrono::DateTime<chrono::U
                 v["site"] = json!({"dir": abs(&site.dir), "pages": site.pages, "written": site.written, "unchanged": site.unchanged});
             }
             v["sources"] = json!(outcome.sources);
+            v["timings"] = json!(outcome
+                .timings
+                .iter()
+                .map(|(k, t)| (k.to_string(), json!((t * 1000.0).round() / 1000.0)))
+                .collect::<serde_json::Map<_, _>>());
             if !outcome.migrations.is_empty() {
                 v["migrations"] = json!(outcome.migrations);
             }
@@ -1091,7 +1167,7 @@ fn log_line(msg: &str) {
 /// Runs one pipeline file as `run` does, a panic caught and reported as a failure.
 fn scheduled_run(job: &Job) -> u8 {
     log_line(&format!("start {} ({})", job.name, job.path.display()));
-    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None, None))) {
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None, None, false))) {
         Ok(Ok(code)) => {
             if code == ExitCode::SUCCESS {
                 0

@@ -90,15 +90,34 @@ fn demo_runs_offline_keeps_history_and_reports_broken_descriptors() {
         assert!(count(&conn, "select count(*) from facts where value_type = 'boolean' and value_bool is not null") > 0);
     }
 
-    // a second run appends under its own run id; the first stays
+    // a second run finds nothing changed: recorded as unchanged, nothing stored or rewritten
+    let index = std::fs::metadata(summary["output_dir"].as_str().map(|d| Path::new(d).join("site/index.html")).unwrap()).unwrap();
     let out2 = bin().args(["run", pipeline.to_str().unwrap(), "--format", "json"]).output().unwrap();
-    assert_eq!(out2.status.code(), Some(0));
+    assert_eq!(out2.status.code(), Some(0), "{}", String::from_utf8_lossy(&out2.stderr));
     let s2 = last_json(&out2);
     assert_ne!(s2["run_id"], summary["run_id"]);
+    assert_eq!(s2["status"], "unchanged");
+    assert_eq!(s2["same_as"], summary["run_id"]);
     let conn = db(&database);
     assert_eq!(count(&conn, "select count(*) from runs"), 2);
+    assert_eq!(count(&conn, "select count(distinct run_id) from entities"), 1);
+    let index2 = std::fs::metadata(Path::new(summary["output_dir"].as_str().unwrap()).join("site/index.html")).unwrap();
+    assert_eq!(index.modified().unwrap(), index2.modified().unwrap(), "an unchanged run rewrote the site");
+    drop(conn);
+    // --full appends under its own run id; the first stays
+    let out3 = bin().args(["run", pipeline.to_str().unwrap(), "--format", "json", "--full"]).output().unwrap();
+    assert_eq!(out3.status.code(), Some(0));
+    assert_eq!(last_json(&out3)["status"], "partial");
+    let conn = db(&database);
     assert_eq!(count(&conn, "select count(distinct run_id) from entities"), 2);
     assert_eq!(count(&conn, "select count(*) from entities"), 340);
+    drop(conn);
+    // and a changed input (here the pipeline file) is a full run again
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    std::fs::write(&pipeline, format!("{text}\n# edited\n")).unwrap();
+    let out4 = bin().args(["run", pipeline.to_str().unwrap(), "--format", "json"]).output().unwrap();
+    assert_eq!(last_json(&out4)["status"], "partial");
+    assert_eq!(count(&db(&database), "select count(distinct run_id) from entities"), 3);
 }
 
 #[test]
@@ -307,7 +326,7 @@ fn an_interrupted_run_is_recorded_as_failed_and_earlier_runs_stay() {
     let rows: Vec<(String, String, Option<i64>, i64)> =
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
     for (id, status, declared, actual) in rows {
-        if status == "failed" && declared.is_none() {
+        if (status == "failed" && declared.is_none()) || status == "unchanged" {
             assert_eq!(actual, 0, "{id} left partial data");
         } else {
             assert_eq!(declared, Some(actual), "{id}");

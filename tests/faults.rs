@@ -21,7 +21,7 @@ fn completed_runs(db: &Path) -> Vec<(String, i64)> {
 /// Starts a run and kills it with SIGKILL as soon as its log says `marker`.
 fn kill_at(p: &Path, marker: &str) -> bool {
     let mut child = common::bin()
-        .args(["run", p.to_str().unwrap()])
+        .args(["run", p.to_str().unwrap(), "--full"])
         .env("ECHO_HEALTH_LOG", "echo_health=info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -69,7 +69,7 @@ fn a_killed_run_loses_nothing_earlier_and_the_next_run_succeeds() {
         // the previous site is still in place, whole
         assert_eq!(std::fs::read(site.join("index.html")).unwrap(), index_before, "the site after a kill at {marker}");
         // the next run succeeds and records the killed one as failed
-        let out = common::bin().args(["run", p.to_str().unwrap(), "--format", "json"]).output().unwrap();
+        let out = common::bin().args(["run", p.to_str().unwrap(), "--format", "json", "--full"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(completed_runs(&db).len(), after.len() + 1);
         if marker == "facts collected" {

@@ -119,9 +119,19 @@ fn pipeline(dir: &Path, fake: &FakeGitHub, extra: &str) -> PathBuf {
     p
 }
 
+/// A run stored, graded and published even when nothing changed (`--full`): the tests read
+/// its facts.
 fn run(p: &Path) -> (i32, Value, String) {
-    let out =
-        common::bin().args(["run", p.to_str().unwrap(), "--format", "json"]).env("ECHO_HEALTH_TEST_GH_TOKEN", TOKEN).output().unwrap();
+    run_with(p, &["--full"])
+}
+
+fn run_with(p: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let out = common::bin()
+        .args(["run", p.to_str().unwrap(), "--format", "json"])
+        .args(extra)
+        .env("ECHO_HEALTH_TEST_GH_TOKEN", TOKEN)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "the token leaked into the output");
@@ -246,6 +256,12 @@ fn repositories_become_facts_and_later_runs_read_only_what_changed() {
     let strip = |f: &[Row]| f.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, r.3, r.4.clone())).collect::<Vec<_>>();
     assert_eq!(strip(&f2), strip(&f), "reused snapshots give the same facts");
     assert_eq!(get(&f2, "payments", "github.archived").unwrap().5, get(&f, "payments", "github.archived").unwrap().5, "observed when read");
+    // without --full such a run is recorded as unchanged: nothing stored, the probe only
+    fake.reset_counts();
+    let (code, v, stderr) = run_with(&p, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!((v["status"].as_str(), v["same_as"].as_str()), (Some("unchanged"), Some(run2.as_str())), "{v}");
+    assert_eq!(fake.counts().graphql, 2);
 
     // ---- a push to payments: it alone is read again; its unchanged alert pages are 304s
     fake.state.lock().unwrap().repos.iter_mut().find(|r| r.name == "lumen/payments").unwrap().pushed_at = Utc::now();

@@ -7,13 +7,13 @@
 
 use crate::store::sql;
 use duckdb::{params, Connection};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::CATALOG_COLUMNS;
 use super::sqlexpr::{analyse, FactSet};
 use crate::config::{ConfigError, ConfigErrors, Gate, Pipeline};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateResult {
     pub name: String,
     pub passed: bool,

@@ -8,6 +8,7 @@
 //! * `failed` when a tolerance was exceeded, a required fact source could not be read at
 //!   all, no catalog entity could be read, or the load itself failed (exit 2).
 
+pub mod fingerprint;
 pub mod init;
 pub mod shard;
 
@@ -32,6 +33,8 @@ pub enum RunStatus {
     Ok,
     Partial,
     Failed,
+    /// the inputs equal the newest completed run's: nothing was stored, graded or published
+    Unchanged,
 }
 
 impl RunStatus {
@@ -40,6 +43,7 @@ impl RunStatus {
             RunStatus::Ok => "ok",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Unchanged => "unchanged",
         }
     }
 }
@@ -76,6 +80,10 @@ pub struct RunOutcome {
     /// older runs the pipeline's retention dropped after this one
     pub pruned: usize,
     pub gates: Vec<crate::grade::gates::GateResult>,
+    /// wall seconds per step: catalog, facts, load, grade, migrations, export, site, retention
+    pub timings: Vec<(&'static str, f64)>,
+    /// for an unchanged run: the completed run whose inputs it found again
+    pub same_as: Option<String>,
 }
 
 impl RunOutcome {
@@ -223,6 +231,7 @@ async fn collect_facts(
     let known = std::sync::Arc::new(known);
     let components = std::sync::Arc::new(components_of(catalog));
     let mut set = tokio::task::JoinSet::new();
+    let t0 = std::time::Instant::now();
     for (i, src) in p.facts.iter().enumerate().filter(|(_, s)| !files_only || !shard::is_sharded(s)) {
         let known = known.clone();
         let dir = p.dir.clone();
@@ -253,9 +262,20 @@ async fn collect_facts(
             }
         }
     }
+    join_sources(set, t0).await
+}
+
+/// The outputs of the sources spawned on `set`, in the pipeline's order, each with the wall
+/// seconds from `t0` to its end in its stats (`seconds`).
+pub(crate) async fn join_sources(
+    mut set: tokio::task::JoinSet<(usize, SourceOutput)>,
+    t0: std::time::Instant,
+) -> Result<Vec<SourceOutput>> {
     let mut outs = Vec::new();
     while let Some(r) = set.join_next().await {
-        outs.push(r.context("a fact source panicked")?);
+        let (i, mut o) = r.context("a fact source panicked")?;
+        o.stats.insert("seconds".into(), json!((t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0));
+        outs.push((i, o));
     }
     outs.sort_by_key(|(i, _)| *i);
     Ok(outs.into_iter().map(|(_, o)| o).collect())
@@ -268,16 +288,21 @@ async fn collect_facts(
 /// a past date from dated facts; the run is recorded with that `as_of` and its history and
 /// pages order by it).
 pub async fn run(p: &Pipeline, grading: Option<crate::grade::engine::Setup>, as_of: Option<DateTime<Utc>>) -> Result<RunOutcome> {
-    run_from(p, grading, as_of, FactsFrom::Collect).await
+    run_from(p, grading, as_of, FactsFrom::Collect, false).await
 }
 
 /// [`run`] with the facts of the sources from `facts`: `echo-health merge` stores, grades and
 /// publishes the shards of a sharded run as one run.
+///
+/// A run whose inputs (see [`fingerprint`]) equal the newest completed run's is recorded as
+/// `unchanged`, keeping only the sources' caches: its grades, pages and exports would be the
+/// same. `full` stores, grades and publishes it anyway.
 pub async fn run_from(
     p: &Pipeline,
     grading: Option<crate::grade::engine::Setup>,
     as_of: Option<DateTime<Utc>>,
     facts: FactsFrom,
+    full: bool,
 ) -> Result<RunOutcome> {
     let lock = DbLock::acquire(&p.database)?;
     let started = Utc::now();
@@ -297,8 +322,15 @@ pub async fn run_from(
     })?;
     tracing::info!(run_id, pipeline = p.name, "run started");
 
+    let mut timings: Vec<(&'static str, f64)> = Vec::new();
+    let mut step = std::time::Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
+        timings.push((name, step.elapsed().as_secs_f64()));
+        step = std::time::Instant::now();
+    };
     let p2 = p.clone();
     let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
+    lap("catalog", &mut timings);
     tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
     let sources = match facts {
         FactsFrom::Collect => collect_facts(p, &catalog, started, &store, false).await?,
@@ -333,6 +365,7 @@ pub async fn run_from(
         }
     };
     let facts: usize = sources.iter().map(|s| s.facts.len()).sum();
+    lap("facts", &mut timings);
     tracing::info!(facts, "facts collected");
 
     // classify problems against the tolerances
@@ -403,13 +436,71 @@ pub async fn run_from(
     for e in &catalog.errors {
         *by_kind.entry(e.kind.as_str()).or_default() += 1;
     }
-    let summary = json!({
+    let fingerprint = fingerprint::fingerprint(p, &catalog, &sources, as_of);
+    let mut summary = json!({
+        "fingerprint": fingerprint,
         "catalog": {"files_read": catalog.files_read, "bytes_read": catalog.bytes_read, "documents": by_status, "problems": by_kind},
         "sources": sources.iter().map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "required": s.required, "stats": s.stats})).collect::<Vec<_>>(),
         "tolerances": {"max_rejected_descriptors": t.max_rejected_descriptors, "max_reference_errors": t.max_reference_errors, "max_fact_errors": t.max_fact_errors},
         "counts": {"rejected_descriptors": rejected, "reference_errors": reference_errors, "fact_errors": fact_errors, "unavailable_sources": source_unavailable},
         "failures": failures,
     });
+    // nothing changed since the newest completed run: record that, keep the sources' caches
+    let previous = match (status, full) {
+        (RunStatus::Failed, _) | (_, true) => None,
+        _ => store.last_fingerprint(&p.name).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the previous run's fingerprint (running in full): {e:#}");
+            None
+        }),
+    };
+    if let Some((same_as, _, previous_gates)) = previous.filter(|(_, fp, _)| *fp == fingerprint) {
+        summary["same_as"] = json!(same_as);
+        let end = RunEnd {
+            status: RunStatus::Unchanged.as_str(),
+            finished_at: Utc::now(),
+            entities: catalog.entities.len(),
+            relations: catalog.relations.len(),
+            facts,
+            errors,
+            warnings,
+            message: Some(format!("nothing changed since run {same_as}: same catalog, facts, configuration and date")),
+            summary,
+        };
+        store.record_unchanged(&run_id, &sources, &end)?;
+        lap("load", &mut timings);
+        tracing::info!(run_id, same_as, "nothing changed: the run is recorded as unchanged");
+        drop(store);
+        drop(lock);
+        return Ok(RunOutcome {
+            run_id,
+            status: RunStatus::Unchanged,
+            database: p.database.clone(),
+            output_dir: p.output.clone(),
+            entities: catalog.entities.len(),
+            relations: catalog.relations.len(),
+            facts,
+            errors,
+            warnings,
+            rejected_descriptors: rejected,
+            reference_errors,
+            fact_errors,
+            failures,
+            problems: Vec::new(),
+            exports: Vec::new(),
+            site: None,
+            grading: None,
+            sources: sources
+                .iter()
+                .map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "stats": s.stats}))
+                .collect(),
+            migrations: BTreeMap::new(),
+            pruned: 0,
+            // the verdicts stand: a gate that failed fails again
+            gates: previous_gates,
+            timings,
+            same_as: Some(same_as),
+        });
+    }
     let end = RunEnd {
         status: status.as_str(),
         finished_at: Utc::now(),
@@ -424,13 +515,28 @@ pub async fn run_from(
 
     // load (one transaction) on the store's own thread
     let rid = run_id.clone();
-    let (mut store, catalog, sources, load) = tokio::task::spawn_blocking(move || {
+    let (mut store, mut catalog, mut sources, load) = tokio::task::spawn_blocking(move || {
         let r = store.load_run(&rid, &catalog, &sources, &end);
         (store, catalog, sources, r)
     })
     .await
     .context("loading panicked")?;
     let loaded = load.is_ok();
+    // what the outcome reports, then (once stored) the bulk goes: grading, exports and the
+    // site read the database, and the peak memory of a run is what they add to this
+    let (entity_count, relation_count) = (catalog.entities.len(), catalog.relations.len());
+    let mut problems: Vec<String> = catalog.errors.iter().filter(|e| e.severity == Severity::Error).map(|e| e.message.clone()).collect();
+    problems.extend(sources.iter().flat_map(|s| s.errors.iter().filter(|e| e.kind.severity() == "error").map(|e| e.message.clone())));
+    let source_summaries: Vec<serde_json::Value> = sources
+        .iter()
+        .map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "stats": s.stats}))
+        .collect();
+    if loaded {
+        catalog = Catalog::default();
+        sources = Vec::new();
+    }
+    drop(sources);
+    lap("load", &mut timings);
     tracing::info!(loaded, "run loaded");
     if let Err(e) = load {
         let msg = format!("loading the run into {} failed (nothing of it was kept): {e:#}", p.database.display());
@@ -469,6 +575,7 @@ pub async fn run_from(
         }
     }
 
+    lap("grade", &mut timings);
     // the ROI cost model the run's page will use (every assumption, kept with the run)
     if let (true, Some(model)) = (loaded, &p.roi) {
         let stored = serde_json::to_string(model)
@@ -509,6 +616,7 @@ pub async fn run_from(
         }
     }
 
+    lap("migrations", &mut timings);
     let mut exports = Vec::new();
     if loaded {
         // from the database, as `echo-health report` writes them: catalog.json with grades,
@@ -535,6 +643,7 @@ pub async fn run_from(
             }
         }
     }
+    lap("export", &mut timings);
     // the static site, from the database alone (as `echo-health report` renders it)
     let mut site = None;
     if status != RunStatus::Failed {
@@ -556,6 +665,7 @@ pub async fn run_from(
             }
         }
     }
+    lap("site", &mut timings);
     // retention: older runs thinned out after this one is stored and published
     let mut pruned = 0;
     if let (Some(r), true) = (&p.retention, status != RunStatus::Failed) {
@@ -571,9 +681,8 @@ pub async fn run_from(
     }
     drop(store);
     drop(lock);
+    lap("retention", &mut timings);
 
-    let mut problems: Vec<String> = catalog.errors.iter().filter(|e| e.severity == Severity::Error).map(|e| e.message.clone()).collect();
-    problems.extend(sources.iter().flat_map(|s| s.errors.iter().filter(|e| e.kind.severity() == "error").map(|e| e.message.clone())));
     if let Some(g) = &graded {
         problems.extend(g.problems.iter().cloned());
         for w in &g.warnings {
@@ -587,8 +696,8 @@ pub async fn run_from(
         status,
         database: p.database.clone(),
         output_dir: p.output.clone(),
-        entities: catalog.entities.len(),
-        relations: catalog.relations.len(),
+        entities: entity_count,
+        relations: relation_count,
         facts,
         errors,
         warnings,
@@ -602,10 +711,9 @@ pub async fn run_from(
         grading: graded,
         migrations,
         pruned,
-        sources: sources
-            .iter()
-            .map(|s| json!({"name": s.name, "facts": s.facts.len(), "errors": s.errors.len(), "unavailable": s.unavailable, "stats": s.stats}))
-            .collect(),
+        sources: source_summaries,
         gates,
+        timings,
+        same_as: None,
     })
 }

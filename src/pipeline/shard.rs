@@ -22,6 +22,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use duckdb::{params, Connection};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::config::{FactSource, Pipeline};
 use crate::sources::prometheus::Component;
@@ -207,6 +208,7 @@ pub async fn collect_shard(p: &Pipeline, shard: Shard, out_dir: &Path) -> Result
     let mine = std::sync::Arc::new(mine);
     let others = std::sync::Arc::new(others);
     let mut set = tokio::task::JoinSet::new();
+    let t0 = std::time::Instant::now();
     for (i, src) in p.facts.iter().enumerate().filter(|(_, s)| is_sharded(s)) {
         match src.clone() {
             FactSource::Files { .. } => {}
@@ -229,12 +231,7 @@ pub async fn collect_shard(p: &Pipeline, shard: Shard, out_dir: &Path) -> Result
             }
         }
     }
-    let mut outs = Vec::new();
-    while let Some(r) = set.join_next().await {
-        outs.push(r.context("a fact source panicked")?);
-    }
-    outs.sort_by_key(|(i, _)| *i);
-    let mut outs: Vec<SourceOutput> = outs.into_iter().map(|(_, o)| o).collect();
+    let mut outs = super::join_sources(set, t0).await?;
     // whole-organisation answers: keep this shard's components (facts and their errors)
     for o in &mut outs {
         o.facts.retain(|f| mine_refs.contains(&f.entity_ref));
@@ -456,6 +453,8 @@ pub fn load_shards(p: &Pipeline, shards: &[Found], components: &[Component]) -> 
             for (k, v) in &s.stats {
                 // counts add up across shards; anything else keeps the last shard's value
                 let sum = match (out.stats.get(k), v) {
+                    // shards run side by side: the slowest one's time
+                    (Some(a), b) if k == "seconds" => json!(a.as_f64().unwrap_or(0.0).max(b.as_f64().unwrap_or(0.0))),
                     (Some(a), b) if a.is_u64() && b.is_u64() => serde_json::Value::from(a.as_u64().unwrap_or(0) + b.as_u64().unwrap_or(0)),
                     (Some(a), b) if a.is_number() && b.is_number() => {
                         serde_json::Value::from(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0))

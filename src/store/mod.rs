@@ -36,6 +36,46 @@ fn is_spec_relation(t: &str) -> bool {
     )
 }
 
+/// Replaces the cache rows the sources kept for the next run (ETags, snapshots), in `tx`.
+fn store_caches(tx: &duckdb::Transaction<'_>, run_id: &str, sources: &[SourceOutput]) -> Result<()> {
+    tx.execute_batch(sql::SOURCE_CACHE_STAGE)?;
+    let mut app = tx.appender("eh_cache_stage")?;
+    let mut staged = 0usize;
+    for src in sources {
+        for c in &src.cache {
+            app.append_row(params![src.name, c.key, c.etag, c.body, ts(c.fetched_at), run_id])?;
+            staged += 1;
+        }
+    }
+    app.flush().context("staging the source caches")?;
+    drop(app);
+    if staged > 0 {
+        tx.execute_batch(sql::SOURCE_CACHE_MERGE).context("storing the source caches")?;
+    }
+    tx.execute_batch("DROP TABLE eh_cache_stage")?;
+    Ok(())
+}
+
+/// Records the end of a run, in `tx`.
+fn end_run(tx: &duckdb::Transaction<'_>, run_id: &str, end: &RunEnd) -> Result<()> {
+    tx.execute(
+        sql::END_RUN,
+        params![
+            end.status,
+            ts(end.finished_at),
+            end.entities as i64,
+            end.relations as i64,
+            end.facts as i64,
+            end.errors as i64,
+            end.warnings as i64,
+            end.message,
+            end.summary.to_string(),
+            run_id
+        ],
+    )?;
+    Ok(())
+}
+
 /// UTC time as DuckDB `timestamp`.
 fn ts(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
@@ -286,39 +326,8 @@ impl Store {
             }
             app.flush().context("loading documents")?;
         }
-        {
-            // what sources keep for the next run (ETags, snapshots), replaced in this transaction
-            tx.execute_batch(sql::SOURCE_CACHE_STAGE)?;
-            let mut app = tx.appender("eh_cache_stage")?;
-            let mut staged = 0usize;
-            for src in sources {
-                for c in &src.cache {
-                    app.append_row(params![src.name, c.key, c.etag, c.body, ts(c.fetched_at), run_id])?;
-                    staged += 1;
-                }
-            }
-            app.flush().context("staging the source caches")?;
-            drop(app);
-            if staged > 0 {
-                tx.execute_batch(sql::SOURCE_CACHE_MERGE).context("storing the source caches")?;
-            }
-            tx.execute_batch("DROP TABLE eh_cache_stage")?;
-        }
-        tx.execute(
-            sql::END_RUN,
-            params![
-                end.status,
-                ts(end.finished_at),
-                end.entities as i64,
-                end.relations as i64,
-                end.facts as i64,
-                end.errors as i64,
-                end.warnings as i64,
-                end.message,
-                end.summary.to_string(),
-                run_id
-            ],
-        )?;
+        store_caches(&tx, run_id, sources)?;
+        end_run(&tx, run_id, end)?;
         tx.commit().context("committing the run")?;
         Ok(())
     }
@@ -352,6 +361,26 @@ impl Store {
         tx.commit().context("committing the retention")?;
         self.conn.execute_batch("checkpoint").context("checkpointing after the retention")?;
         Ok(drop)
+    }
+
+    /// The newest completed run of `pipeline`: its id, fingerprint ("" before fingerprints
+    /// were kept) and its grading's gate verdicts.
+    pub fn last_fingerprint(&self, pipeline: &str) -> Result<Option<(String, String, Vec<crate::grade::gates::GateResult>)>> {
+        let mut st = self.conn.prepare(sql::LAST_FINGERPRINT)?;
+        let mut rows = st.query(params![pipeline])?;
+        let Some(r) = rows.next()? else { return Ok(None) };
+        let gates: String = r.get(2)?;
+        Ok(Some((r.get(0)?, r.get(1)?, serde_json::from_str(&gates).unwrap_or_default())))
+    }
+
+    /// Ends a run whose inputs equal an earlier run's (status `unchanged`): only the sources'
+    /// caches and the run's record are written.
+    pub fn record_unchanged(&mut self, run_id: &str, sources: &[SourceOutput], end: &RunEnd) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        store_caches(&tx, run_id, sources)?;
+        end_run(&tx, run_id, end)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// What a source kept from earlier runs (see `sql/schema/006_source_cache.sql`).

@@ -23,6 +23,9 @@ pub const SCHEMA: &[(i64, &str, &str)] = &[
     (11, "011_roi_models", include_str!("../../sql/schema/011_roi_models.sql")),
 ];
 
+/// The newest completed run's fingerprint (unchanged runs).
+pub const LAST_FINGERPRINT: &str = include_str!("../../sql/store/last_fingerprint.sql");
+
 /// Source caches (ETags, snapshots) kept between runs.
 pub const SOURCE_CACHE: &str = include_str!("../../sql/store/source_cache.sql");
 pub const SOURCE_CACHE_STAGE: &str = include_str!("../../sql/store/source_cache_stage.sql");
