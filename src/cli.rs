@@ -318,6 +318,7 @@ enum Command {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.quiet);
+    echo_health::progress::enable(!cli.quiet && cli.log_format == LogFormat::Text);
     match cli.command {
         Command::Run { pipeline, format, as_of: _, shard: Some(shard), shard_dir, .. } => {
             match echo_health::pipeline::shard::Shard::parse(&shard) {
@@ -813,18 +814,24 @@ fn cmd_run(
                 let parts: Vec<String> = states.iter().map(|(k, n)| format!("{n} {k}")).collect();
                 println!("migration {m}: {}", if parts.is_empty() { "applies to no component".to_owned() } else { parts.join(", ") });
             }
-            for src in outcome.sources.iter().filter(|s| s["stats"].as_object().map(|m| !m.is_empty()).unwrap_or(false)) {
+            for src in &outcome.sources {
                 let st = &src["stats"];
-                println!(
-                    "source {}: {} requests ({} GraphQL, {} REST, {} answered 304), {} GraphQL points, {} REST requests counted",
-                    src["name"].as_str().unwrap_or("?"),
-                    st["requests"],
-                    st["graphql_requests"],
-                    st["rest_requests"],
-                    st["not_modified"],
-                    st["graphql_points"],
-                    st["rest_points"]
-                );
+                let mut line = format!("source {}: {} facts", src["name"].as_str().unwrap_or("?"), src["facts"]);
+                if let Some(t) = st["seconds"].as_f64() {
+                    line += &format!(" in {t:.2} s");
+                }
+                if st.get("graphql_requests").is_some() {
+                    line += &format!(
+                        "; {} requests ({} GraphQL, {} REST, {} answered 304), {} GraphQL points, {} REST requests counted",
+                        st["requests"],
+                        st["graphql_requests"],
+                        st["rest_requests"],
+                        st["not_modified"],
+                        st["graphql_points"],
+                        st["rest_points"]
+                    );
+                }
+                println!("{line}");
             }
             println!("database: {}", abs(&outcome.database));
             for e in &outcome.exports {

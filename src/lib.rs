@@ -13,6 +13,7 @@ pub mod fakes;
 pub mod grade;
 pub mod migrate;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod roi;
 pub mod sources;

@@ -353,4 +353,25 @@ fn version_completions_and_json_logs() {
     // --quiet: errors only
     let out = bin().args(["--quiet", "run", p.to_str().unwrap()]).env_remove("ECHO_HEALTH_LOG").output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains(" WARN "), "{}", String::from_utf8_lossy(&out.stderr));
+    // progress: none through pipes (as above) ...
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\r'));
+    // ... a line per step on a terminal (util-linux `script` gives the run a pseudo-terminal),
+    // none there with --quiet
+    let on_terminal = |quiet: bool| -> Option<String> {
+        let exe = env!("CARGO_BIN_EXE_echo-health");
+        let cmd = format!("{exe} {}run {} --full", if quiet { "--quiet " } else { "" }, p.display());
+        let out = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).env_remove("ECHO_HEALTH_LOG").output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    match on_terminal(false) {
+        Some(text) => {
+            for step in ["catalog", "facts", "load", "export", "site"] {
+                // the spinner cleared, then the step's line with its time
+                assert!(text.contains(&format!("\x1b[2K  {step} ")), "no {step} line on a terminal: {text}");
+            }
+            let quiet = on_terminal(true).unwrap();
+            assert!(!quiet.contains("\x1b[2K") && !quiet.lines().any(|l| l.trim().starts_with("site ")), "progress with --quiet: {quiet}");
+        }
+        None => eprintln!("\n!!! SKIPPED the terminal progress check: util-linux `script` is not available !!!\n"),
+    }
 }

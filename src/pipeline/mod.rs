@@ -272,8 +272,10 @@ pub(crate) async fn join_sources(
     t0: std::time::Instant,
 ) -> Result<Vec<SourceOutput>> {
     let mut outs = Vec::new();
+    let total = set.len();
     while let Some(r) = set.join_next().await {
         let (i, mut o) = r.context("a fact source panicked")?;
+        crate::progress::message(format!("{} of {total} sources done ({} gave {} facts)", outs.len() + 1, o.name, o.facts.len()));
         o.stats.insert("seconds".into(), json!((t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0));
         outs.push((i, o));
     }
@@ -328,9 +330,12 @@ pub async fn run_from(
         timings.push((name, step.elapsed().as_secs_f64()));
         step = std::time::Instant::now();
     };
+    crate::progress::step("catalog");
     let p2 = p.clone();
     let catalog = tokio::task::spawn_blocking(move || collect_catalog(&p2)).await.context("catalog collection panicked")?;
     lap("catalog", &mut timings);
+    crate::progress::message(format!("{} entities", catalog.entities.len()));
+    crate::progress::step("facts");
     tracing::info!(entities = catalog.entities.len(), errors = catalog.error_count(), "catalog collected");
     let sources = match facts {
         FactsFrom::Collect => collect_facts(p, &catalog, started, &store, false).await?,
@@ -466,6 +471,7 @@ pub async fn run_from(
             message: Some(format!("nothing changed since run {same_as}: same catalog, facts, configuration and date")),
             summary,
         };
+        crate::progress::finish();
         store.record_unchanged(&run_id, &sources, &end)?;
         lap("load", &mut timings);
         tracing::info!(run_id, same_as, "nothing changed: the run is recorded as unchanged");
@@ -514,6 +520,7 @@ pub async fn run_from(
     };
 
     // load (one transaction) on the store's own thread
+    crate::progress::step("load");
     let rid = run_id.clone();
     let (mut store, mut catalog, mut sources, load) = tokio::task::spawn_blocking(move || {
         let r = store.load_run(&rid, &catalog, &sources, &end);
@@ -549,6 +556,7 @@ pub async fn run_from(
     let mut graded = None;
     let mut gates = Vec::new();
     if let (Some(setup), true) = (grading, status != RunStatus::Failed) {
+        crate::progress::step("grade");
         let gate_defs = p.grading.as_ref().map(|g| g.gates.clone()).unwrap_or_default();
         let rid = run_id.clone();
         let (s, result) = tokio::task::spawn_blocking(move || {
@@ -592,6 +600,7 @@ pub async fn run_from(
     let mut migrations = BTreeMap::new();
     let mut migration_problems: Vec<String> = Vec::new();
     if loaded && status != RunStatus::Failed && !p.migrations.is_empty() {
+        crate::progress::step("migrations");
         let facts = crate::grade::fact_set(p);
         let evaluated = crate::migrate::setup(p)
             .map_err(|e| anyhow::anyhow!("{e}"))
@@ -617,6 +626,7 @@ pub async fn run_from(
     }
 
     lap("migrations", &mut timings);
+    crate::progress::step("export");
     let mut exports = Vec::new();
     if loaded {
         // from the database, as `echo-health report` writes them: catalog.json with grades,
@@ -649,6 +659,7 @@ pub async fn run_from(
     if status != RunStatus::Failed {
         let grading_id = graded.as_ref().map(|g| g.grading_id.clone());
         tracing::info!(dir = %p.output.join("site").display(), "rendering the site");
+        crate::progress::step("site");
         let rendered = crate::report::custom::load(&p.reports, &p.dir)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .and_then(|custom| crate::report::render_run(store.conn(), &run_id, grading_id.as_deref(), &p.output.join("site"), &custom));
@@ -682,6 +693,7 @@ pub async fn run_from(
     drop(store);
     drop(lock);
     lap("retention", &mut timings);
+    crate::progress::finish();
 
     if let Some(g) = &graded {
         problems.extend(g.problems.iter().cloned());
