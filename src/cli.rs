@@ -112,9 +112,13 @@ enum Command {
         /// ran) and exit
         #[arg(long)]
         once: bool,
-        /// The offset the cron expressions are read in (e.g. +02:00); default UTC
-        #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
-        utc_offset: String,
+        /// The fixed offset the cron expressions are read in (e.g. +02:00)
+        #[arg(long, allow_hyphen_values = true, conflicts_with = "time_zone")]
+        utc_offset: Option<String>,
+        /// The time zone the cron expressions are read in, by IANA name (Europe/Berlin,
+        /// America/New_York): slots follow daylight saving; default UTC
+        #[arg(long, value_name = "NAME")]
+        time_zone: Option<String>,
     },
     /// Print the JSON Schema of a file kind (pipeline, check-pack, migrations, exemptions), for
     /// editors: `# yaml-language-server: $schema=<file>` at the top of a YAML file.
@@ -355,7 +359,23 @@ pub fn run() -> Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "echo-health", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Schedule { pipelines, once, utc_offset } => schedule(&pipelines, once, &utc_offset),
+        Command::Schedule { pipelines, once, utc_offset, time_zone } => match (utc_offset, time_zone) {
+            (Some(offset), _) => match offset.parse::<chrono::FixedOffset>() {
+                Ok(tz) => schedule(&pipelines, once, tz),
+                Err(_) => {
+                    eprintln!("--utc-offset {offset:?} is not an offset like +02:00");
+                    Ok(ExitCode::from(2))
+                }
+            },
+            (None, Some(name)) => match name.parse::<chrono_tz::Tz>() {
+                Ok(tz) => schedule(&pipelines, once, tz),
+                Err(_) => {
+                    eprintln!("--time-zone {name:?} is not an IANA time zone name (like Europe/Berlin)");
+                    Ok(ExitCode::from(2))
+                }
+            },
+            (None, None) => schedule(&pipelines, once, chrono::Utc),
+        },
         Command::Prune { pipeline, dry_run, today } => {
             let p = match config::load(&pipeline) {
                 Ok(p) => p,
@@ -1158,12 +1178,12 @@ extern "C" fn on_stop_signal(_: libc::c_int) {
     STOP.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-struct Job {
+struct Job<Z: chrono::TimeZone> {
     path: PathBuf,
     name: String,
     database: PathBuf,
     cron: croner::Cron,
-    next: chrono::DateTime<chrono::FixedOffset>,
+    next: chrono::DateTime<Z>,
 }
 
 fn log_line(msg: &str) {
@@ -1172,7 +1192,7 @@ fn log_line(msg: &str) {
 }
 
 /// Runs one pipeline file as `run` does, a panic caught and reported as a failure.
-fn scheduled_run(job: &Job) -> u8 {
+fn scheduled_run<Z: chrono::TimeZone>(job: &Job<Z>) -> u8 {
     log_line(&format!("start {} ({})", job.name, job.path.display()));
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None, None, false))) {
         Ok(Ok(code)) => {
@@ -1197,8 +1217,13 @@ fn scheduled_run(job: &Job) -> u8 {
     code
 }
 
-fn schedule(paths: &[PathBuf], once: bool, offset: &str) -> Result<ExitCode> {
-    let tz: chrono::FixedOffset = offset.parse().map_err(|_| anyhow::anyhow!("--utc-offset {offset:?} is not an offset like +02:00"))?;
+/// The scheduler, with cron expressions read in `tz` (a fixed offset, a named zone with
+/// daylight saving, or UTC).
+fn schedule<Z>(paths: &[PathBuf], once: bool, tz: Z) -> Result<ExitCode>
+where
+    Z: chrono::TimeZone + Copy,
+    Z::Offset: std::fmt::Display + Copy,
+{
     let now = chrono::Utc::now().with_timezone(&tz);
     let mut jobs = Vec::new();
     for path in paths {

@@ -63,3 +63,37 @@ fn sigterm_stops_a_waiting_scheduler() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("scheduled yearly next at") && stdout.contains("stopping: signal received"), "{stdout}");
 }
+
+/// The next slot `--once` reports when the pipeline's last run started at `last` (UTC).
+fn next_slot_after(dir: &std::path::Path, p: &std::path::Path, last: &str, zone: &[&str]) -> String {
+    let conn = duckdb::Connection::open(dir.join(".echo-health/weekly.duckdb")).unwrap();
+    conn.execute("update runs set started_at = ?::timestamp", [last]).unwrap();
+    drop(conn);
+    let out = common::bin().args(["schedule", p.to_str().unwrap(), "--once"]).args(zone).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let slot = stdout.split("(next slot ").nth(1).unwrap_or_else(|| panic!("not due expected: {stdout}"));
+    slot.split(')').next().unwrap().to_owned()
+}
+
+#[test]
+fn schedules_follow_a_named_time_zone_through_daylight_saving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline(tmp.path(), "weekly", Some("0 6 * * 1"));
+    let out = common::bin().args(["schedule", p.to_str().unwrap(), "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // Mondays 06:00 in Berlin: +01:00 in winter, +02:00 after the switch (2027-03-28)
+    let berlin = ["--time-zone", "Europe/Berlin"];
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-01-01 12:00:00", &berlin), "2027-01-04T06:00:00+01:00");
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-03-27 12:00:00", &berlin), "2027-03-29T06:00:00+02:00");
+    // New York switches two weeks earlier
+    let ny = ["--time-zone", "America/New_York"];
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-03-12 12:00:00", &ny), "2027-03-15T06:00:00-04:00");
+    // a fixed offset stays fixed; UTC by default
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-03-27 12:00:00", &["--utc-offset", "+01:00"]), "2027-03-29T06:00:00+01:00");
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-03-27 12:00:00", &[]), "2027-03-29T06:00:00+00:00");
+    // an unknown zone is refused, naming it
+    let out = common::bin().args(["schedule", p.to_str().unwrap(), "--once", "--time-zone", "Mars/Olympus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Mars/Olympus"));
+}
