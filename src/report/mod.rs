@@ -144,17 +144,30 @@ fn render_all(
     custom: &[custom::CustomReport],
     sink: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
 ) -> Result<()> {
+    let t0 = std::time::Instant::now();
     let mut s = site::Site::new(data);
     s.env = Some(env);
     s.custom = custom.iter().map(|r| (r.title.clone(), r.page.clone())).collect();
+    let t_site = t0.elapsed();
     let pages = s.pages();
+    let t_pages = t0.elapsed();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut t_sink = std::time::Duration::ZERO;
     for p in pages {
         let t = env.get_template(p.template)?;
         buf.clear();
         t.render_captured_to(&p.context, &mut buf).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
+        let ts = std::time::Instant::now();
         sink(&p.path, &buf)?;
+        t_sink += ts.elapsed();
     }
+    tracing::debug!(
+        site_ms = t_site.as_millis() as u64,
+        view_models_ms = (t_pages - t_site).as_millis() as u64,
+        render_ms = (t0.elapsed() - t_pages - t_sink).as_millis() as u64,
+        sink_ms = t_sink.as_millis() as u64,
+        "site rendered"
+    );
     if let Some(conn) = conn {
         let mut env = env.clone();
         for r in custom {

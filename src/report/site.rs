@@ -219,6 +219,28 @@ pub struct Evidence {
     pub observed_at: Option<minijinja::Value>,
 }
 
+/// Rendered check rows kept at most (a bound on memory: numeric facts make many rows unique).
+const ROW_CACHE_MAX: usize = 50_000;
+
+/// What a check row shows, as a key: the check, and every value the row template reads.
+fn row_key(i: usize, r: &CheckRow) -> String {
+    use std::fmt::Write as _;
+    let mut k = String::with_capacity(96);
+    let _ =
+        write!(k, "{i}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{}", r.outcome, r.missing, r.error, r.exemption, r.remediation.is_some());
+    for e in &r.evidence {
+        let _ = write!(
+            k,
+            "\u{1e}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+            e.fact,
+            e.value,
+            e.source.as_ref().map(|v| v.to_string()),
+            e.observed_at.as_ref().map(|v| v.to_string())
+        );
+    }
+    k
+}
+
 /// A row of an entity page's checks: rendered already (a row that reads no fact is the same
 /// on every page) or the values to render.
 #[derive(Serialize)]
@@ -419,7 +441,9 @@ pub struct Site<'a> {
     /// the templates, when rows are rendered once and shared (None: every row in its page)
     pub env: Option<&'a minijinja::Environment<'static>>,
     /// (check, outcome code) → the rendered row of a check that reads no fact
-    row_cache: std::cell::RefCell<HashMap<(usize, u8), minijinja::Value>>,
+    /// rendered check rows by what they show (check, outcome, evidence, notes): rows repeat
+    /// across pages (booleans, small counts, one observation time per source and run)
+    row_cache: std::cell::RefCell<HashMap<String, minijinja::Value>>,
     /// per page depth: entity ref → its link
     link_cache: std::cell::RefCell<Vec<HashMap<String, Link>>>,
     /// "none", then each level of the ladder
@@ -761,25 +785,44 @@ impl<'a> Site<'a> {
     /// Every page of the site.
     pub fn pages(&self) -> Vec<Page> {
         let mut pages = Vec::new();
+        let t0 = std::time::Instant::now();
         pages.push(self.overview());
         pages.push(self.quality());
         pages.extend(self.indexes());
+        let t_top = t0.elapsed();
+        let (mut t_scope, mut t_entity) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         for r in &self.paged {
             let Some(e) = self.data.entity(r) else { continue };
             let path = entity_path(r).unwrap_or_default();
+            let t = std::time::Instant::now();
             match e.kind.to_ascii_lowercase().as_str() {
                 "domain" => pages.push(self.scope_page(path, e, "domain")),
                 "system" => pages.push(self.scope_page(path, e, "system")),
                 "group" => pages.push(self.scope_page(path, e, "team")),
-                _ => pages.push(self.entity_page(path, e)),
+                _ => {
+                    pages.push(self.entity_page(path, e));
+                    t_entity += t.elapsed();
+                    continue;
+                }
             }
+            t_scope += t.elapsed();
         }
-
+        let t1 = std::time::Instant::now();
         for i in 0..self.data.checks.len() {
             pages.extend(self.check_pages(i));
         }
+        let t_checks = t1.elapsed();
+        let t1 = std::time::Instant::now();
         pages.extend(self.migration_pages());
         pages.push(self.roi_page());
+        tracing::debug!(
+            top_ms = t_top.as_millis() as u64,
+            scope_ms = t_scope.as_millis() as u64,
+            entity_ms = t_entity.as_millis() as u64,
+            checks_ms = t_checks.as_millis() as u64,
+            migrations_roi_ms = t1.elapsed().as_millis() as u64,
+            "view models"
+        );
         pages
     }
 
@@ -998,7 +1041,6 @@ impl<'a> Site<'a> {
                 };
                 let detail = d.details.get(&e.entity_ref).and_then(|m| m.get(&c.id));
                 let exemption = exemptions.get(c.id.as_str());
-                let code = g.outcomes.get(i).copied().unwrap_or(b'-');
                 let build = || CheckRow {
                     check: self.check_html[i].clone(),
                     level: self.check_level[i].clone(),
@@ -1026,22 +1068,26 @@ impl<'a> Site<'a> {
                     remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| self.check_fix[i].clone()),
                     exemption: exemption.map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
                 };
-                // a row that reads no fact and says nothing of its own is the same on every page
-                let shared = c.facts.is_empty() && detail.is_none() && exemption.is_none() && root == "../../";
-                let row = match (self.env, shared) {
+                // rows are rendered once per distinct content and shared between the pages of
+                // one depth (the check's link is relative); a row that fails to render here is
+                // left to its page, where the error surfaces with the page's name
+                let row = match (self.env, root == "../../") {
                     (Some(env), true) => {
-                        let cached = self.row_cache.borrow().get(&(i, code)).cloned();
+                        let row = build();
+                        let key = row_key(i, &row);
+                        let cached = self.row_cache.borrow().get(&key).cloned();
                         match cached {
                             Some(v) => Row::Html(v),
-                            // a row that fails to render here is left to its page, where the
-                            // error surfaces with the page's name
-                            None => match env.get_template("check_row.html").and_then(|t| t.render(minijinja::context! { c => build() })) {
+                            None => match env.get_template("check_row.html").and_then(|t| t.render(minijinja::context! { c => &row })) {
                                 Ok(html) => {
                                     let v = minijinja::Value::from_safe_string(html);
-                                    self.row_cache.borrow_mut().insert((i, code), v.clone());
+                                    let mut cache = self.row_cache.borrow_mut();
+                                    if cache.len() < ROW_CACHE_MAX {
+                                        cache.insert(key, v.clone());
+                                    }
                                     Row::Html(v)
                                 }
-                                Err(_) => Row::Full(build()),
+                                Err(_) => Row::Full(row),
                             },
                         }
                     }
