@@ -100,10 +100,13 @@ fn code_health_of_each_project_becomes_facts_of_its_components() {
     let out = common::bin()
         .args(["run", p.to_str().unwrap(), "--format", "json"])
         .env("ECHO_HEALTH_TEST_CS_TOKEN", "cs-token-123")
+        .env("ECHO_HEALTH_LOG", "trace")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr.chars().rev().take(3000).collect::<String>());
+    // every crate logged at trace level, and the token is in no line of it
+    assert!(stderr.contains("TRACE") && !stderr.contains("cs-token-123"), "the token is in the trace logs");
     // 101 once for two components (latest + 1 page), 202 (latest + 2 pages), 303 (latest: 404)
     assert_eq!(requests.load(Ordering::SeqCst), 6);
 

@@ -130,6 +130,8 @@ fn run_with(p: &Path, extra: &[&str]) -> (i32, Value, String) {
         .args(["run", p.to_str().unwrap(), "--format", "json"])
         .args(extra)
         .env("ECHO_HEALTH_TEST_GH_TOKEN", TOKEN)
+        // every crate at trace level (octocrab, hyper, reqwest): the token is in no log line
+        .env("ECHO_HEALTH_LOG", "trace")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();

@@ -314,6 +314,34 @@ fn tokens_come_from_the_environment_and_never_reach_output_database_or_site() {
         }
     }
     assert!(leaked.is_empty(), "the token is in {leaked:?}");
+    // sent to a real server, with every crate logging at trace level: still nowhere
+    if tools().is_some() {
+        let server = start_prometheus(chrono::Utc::now().timestamp());
+        let dir = tmp.path().join("live");
+        std::fs::create_dir_all(&dir).unwrap();
+        let live = pipeline(&dir, server.port);
+        let text = std::fs::read_to_string(&live)
+            .unwrap()
+            .replace("    timeout_secs: 10\n", "    timeout_secs: 10\n    token_env: ECHO_HEALTH_TEST_PROM_TOKEN\n");
+        std::fs::write(&live, text).unwrap();
+        let out = common::bin()
+            .args(["run", live.to_str().unwrap(), "--format", "json"])
+            .env("ECHO_HEALTH_TEST_PROM_TOKEN", secret)
+            .env("ECHO_HEALTH_LOG", "trace")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{}", all.chars().rev().take(2000).collect::<String>());
+        assert!(all.contains("TRACE"), "trace logs were written");
+        assert!(!all.contains(secret), "the token is in the trace logs");
+        for e in walkdir::WalkDir::new(&dir).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+            assert!(
+                !std::fs::read(e.path()).unwrap().windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "token in {}",
+                e.path().display()
+            );
+        }
+    }
     // without the variable, the source says which variable is missing (not what it holds)
     let out =
         common::bin().args(["run", p.to_str().unwrap(), "--format", "json"]).env_remove("ECHO_HEALTH_TEST_PROM_TOKEN").output().unwrap();
