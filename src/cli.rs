@@ -701,7 +701,36 @@ fn cmd_shard(path: &Path, format: Format, shard: echo_health::pipeline::shard::S
     };
     let dir = dir.unwrap_or_else(|| p.output.join("shards"));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match rt.block_on(echo_health::pipeline::shard::collect_shard(&p, shard, &dir)) {
+    // s3://bucket/prefix: written locally, then uploaded (the manifest last)
+    let remote = match echo_health::objstore::Location::parse(&dir.to_string_lossy()) {
+        None => None,
+        Some(Ok(loc)) => match echo_health::objstore::Config::from_env().and_then(|c| echo_health::objstore::Client::new(c, &loc.bucket)) {
+            Ok(client) => Some((loc, client)),
+            Err(e) => {
+                eprintln!("shard {shard} failed: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        Some(Err(e)) => {
+            eprintln!("--shard-dir: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let local = match &remote {
+        Some(_) => std::env::temp_dir().join(format!("echo-health-shard-{}", std::process::id())),
+        None => dir.clone(),
+    };
+    let collected = rt.block_on(async {
+        let mut o = echo_health::pipeline::shard::collect_shard(&p, shard, &local).await?;
+        if let Some((loc, client)) = &remote {
+            let url = echo_health::pipeline::shard::upload_shard(client, loc, shard, &o.dir).await;
+            let _ = std::fs::remove_dir_all(&local);
+            o.dir = PathBuf::from(url?);
+        }
+        anyhow::Ok(o)
+    });
+    let abs_path = |d: &Path| if remote.is_some() { d.display().to_string() } else { abs_path(d) };
+    match collected {
         Ok(o) => {
             match format {
                 Format::Text => {
@@ -757,29 +786,78 @@ fn cmd_run(
     }
     // merge: a complete set of shards, checked before a run is recorded
     let mut merged_shards = Vec::new();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // shards in object storage are downloaded first; their keys go after a successful merge
+    let mut remote_keys: Vec<(echo_health::objstore::Client, Vec<String>)> = Vec::new();
+    let download_dir = std::env::temp_dir().join(format!("echo-health-merge-{}", std::process::id()));
     let facts = match shards {
         None => pipeline::FactsFrom::Collect,
         Some(dirs) => {
             let dirs = if dirs.is_empty() { vec![p.output.join("shards")] } else { dirs };
+            let mut local_dirs = Vec::new();
+            for (n, d) in dirs.iter().enumerate() {
+                let loc = match echo_health::objstore::Location::parse(&d.to_string_lossy()) {
+                    None => {
+                        local_dirs.push(d.clone());
+                        continue;
+                    }
+                    Some(Ok(loc)) => loc,
+                    Some(Err(e)) => {
+                        eprintln!("merge: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
+                let into = download_dir.join(n.to_string());
+                let got = rt.block_on(async {
+                    let client = echo_health::objstore::Client::new(echo_health::objstore::Config::from_env()?, &loc.bucket)?;
+                    let shards = echo_health::pipeline::shard::download_shards(&client, &loc, &into).await?;
+                    anyhow::Ok((client, shards))
+                });
+                match got {
+                    Ok((client, shards)) => {
+                        let mut keys = Vec::new();
+                        for (local, k) in shards {
+                            local_dirs.push(local);
+                            keys.extend(k);
+                        }
+                        remote_keys.push((client, keys));
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&download_dir);
+                        eprintln!("merge: {e:#}");
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
+            let dirs = local_dirs;
             match pipeline::shard::find_shards(&p, &dirs) {
                 Ok(found) => {
                     merged_shards = found.iter().map(|f| f.dir.clone()).collect();
                     pipeline::FactsFrom::Shards(found)
                 }
                 Err(e) => {
+                    let _ = std::fs::remove_dir_all(&download_dir);
                     eprintln!("merge: {e:#}");
                     return Ok(ExitCode::from(2));
                 }
             }
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = rt.block_on(pipeline::run_from(&p, grading, as_of, facts, full))?;
+    let outcome = rt.block_on(pipeline::run_from(&p, grading, as_of, facts, full));
+    let _ = std::fs::remove_dir_all(&download_dir);
+    let outcome = outcome?;
     // stored: the shards go, so a shard missing from the next round is not replaced by this one
     if outcome.status != pipeline::RunStatus::Failed {
-        for d in &merged_shards {
+        for d in merged_shards.iter().filter(|d| !d.starts_with(&download_dir)) {
             if let Err(e) = std::fs::remove_dir_all(d) {
                 tracing::warn!(dir = %d.display(), "cannot remove a merged shard: {e}");
+            }
+        }
+        for (client, keys) in &remote_keys {
+            for k in keys {
+                if let Err(e) = rt.block_on(client.delete(k)) {
+                    tracing::warn!("cannot remove a merged shard's object: {e:#}");
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod export;
 pub mod fakes;
 pub mod grade;
 pub mod migrate;
+pub mod objstore;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

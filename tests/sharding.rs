@@ -207,3 +207,66 @@ fn sharded_and_unsharded_runs_give_identical_grades() {
     }
     assert_eq!(requests(&fake) - before, 3);
 }
+
+#[test]
+fn shards_travel_through_object_storage() {
+    const SECRET: &str = "s3-secret-key-must-never-leak/0123";
+    let tmp = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let fake = FakeGitHub::start("lumen", Some(TOKEN), synthetic_org(&demo_slugs(), now));
+    let body = zoekt_body();
+    let (zoekt, _) = loopback::serve(Arc::new(move |_: &loopback::Request| (200, body.clone())));
+    // two keys per page: listing the shards follows continuation tokens
+    let s3 = echo_health::fakes::s3::FakeS3::start("echo-shards", "AKIDECHOHEALTH", SECRET, 2);
+    let p = pipeline(tmp.path(), "s3", &fake.url(), zoekt);
+    let with_aws = |args: &[&str], secret: &str| {
+        let out = common::bin()
+            .args(args)
+            .env("ECHO_HEALTH_TEST_GH_TOKEN", TOKEN)
+            .env("AWS_ACCESS_KEY_ID", "AKIDECHOHEALTH")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_ENDPOINT_URL", s3.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "the secret key leaked into the output");
+        (out.status.code().unwrap_or(-1), stdout, stderr)
+    };
+    let mut facts = 0;
+    for i in 0..2 {
+        let (code, stdout, stderr) = with_aws(
+            &["run", p.to_str().unwrap(), "--shard", &format!("{i}/2"), "--shard-dir", "s3://echo-shards/runs/today", "--format", "json"],
+            SECRET,
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(v["dir"], format!("s3://echo-shards/runs/today/shard-{i}-of-2"));
+        facts += v["facts"].as_u64().unwrap();
+    }
+    let keys: Vec<String> = s3.objects.lock().unwrap().keys().cloned().collect();
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(keys.contains(&"runs/today/shard-1-of-2/facts.parquet".to_owned()), "{keys:?}");
+    for (k, bytes) in s3.objects.lock().unwrap().iter() {
+        for secret in [TOKEN, SECRET] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret is in {k}");
+        }
+    }
+    // a wrong key is refused by the store, and said so
+    let (code, _, stderr) = with_aws(&["run", p.to_str().unwrap(), "--shard", "0/2", "--shard-dir", "s3://echo-shards/runs/x"], "wrong");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+    // the merge lists and downloads both shards, stores them as one run, then removes them
+    let (code, stdout, stderr) = with_aws(&["merge", p.to_str().unwrap(), "s3://echo-shards/runs/today", "--format", "json"], SECRET);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let sharded_facts: u64 =
+        v["sources"].as_array().unwrap().iter().filter(|s| s["name"] != "demo-facts").map(|s| s["facts"].as_u64().unwrap()).sum();
+    assert_eq!(sharded_facts, facts);
+    assert!(s3.objects.lock().unwrap().is_empty(), "merged shards are removed from the store");
+    assert!(s3.requests.lock().unwrap().iter().filter(|r| r.contains("list-type=2")).count() >= 3, "listing followed its pages");
+    // nothing left: a merge of the empty prefix is refused
+    let (code, _, stderr) = with_aws(&["merge", p.to_str().unwrap(), "s3://echo-shards/runs/today"], SECRET);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("holds no shard"), "{stderr}");
+}

@@ -2,3 +2,4 @@
 //! benchmarks: faithful to `../shared/docs/contracts.md`, served on 127.0.0.1.
 
 pub mod github;
+pub mod s3;

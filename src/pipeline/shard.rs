@@ -537,6 +537,52 @@ pub fn load_shards(p: &Pipeline, shards: &[Found], components: &[Component]) -> 
     Ok(outs)
 }
 
+/// The files of a shard folder, in upload order: the manifest last (a shard without it is not
+/// a shard, so a reader never sees half of one).
+const SHARD_FILES: [&str; 3] = ["facts.parquet", "cache.parquet", "manifest.json"];
+
+/// Uploads the shard folder `local` to `loc/shard-I-of-N/`; returns its URL.
+pub async fn upload_shard(client: &crate::objstore::Client, loc: &crate::objstore::Location, shard: Shard, local: &Path) -> Result<String> {
+    for f in SHARD_FILES {
+        let bytes = std::fs::read(local.join(f)).with_context(|| format!("reading {}", local.join(f).display()))?;
+        client.put(&loc.key(&format!("{}/{f}", shard.dir_name())), bytes).await?;
+    }
+    Ok(format!("s3://{}/{}", loc.bucket, loc.key(&shard.dir_name())))
+}
+
+/// Downloads every complete shard under `loc` (a `shard-I-of-N/manifest.json` beside its
+/// Parquet files) into folders under `into`: (local folder, the shard's keys).
+pub async fn download_shards(
+    client: &crate::objstore::Client,
+    loc: &crate::objstore::Location,
+    into: &Path,
+) -> Result<Vec<(PathBuf, Vec<String>)>> {
+    let prefix = if loc.prefix.is_empty() { String::new() } else { format!("{}/", loc.prefix) };
+    let keys = client.list(&prefix).await?;
+    let mut out = Vec::new();
+    for k in keys.iter().filter(|k| k.ends_with("/manifest.json")) {
+        let folder = &k[..k.len() - "/manifest.json".len()];
+        let name = folder.rsplit('/').next().unwrap_or(folder);
+        if !name.starts_with("shard-") || folder[prefix.len().min(folder.len())..].contains('/') {
+            continue;
+        }
+        let local = into.join(name);
+        std::fs::create_dir_all(&local).with_context(|| format!("creating {}", local.display()))?;
+        let mut shard_keys = Vec::new();
+        for f in SHARD_FILES {
+            let key = format!("{folder}/{f}");
+            let bytes = client.get(&key).await?;
+            std::fs::write(local.join(f), bytes).with_context(|| format!("writing {}", local.join(f).display()))?;
+            shard_keys.push(key);
+        }
+        out.push((local, shard_keys));
+    }
+    if out.is_empty() {
+        bail!("{loc} holds no shard (no shard-I-of-N/manifest.json under it)");
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
