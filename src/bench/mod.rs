@@ -248,7 +248,9 @@ pub mod loopback {
         pub path: String,
         /// (name lower-cased, value)
         pub headers: Vec<(String, String)>,
+        /// the body as text (invalid UTF-8 replaced); `bytes` as sent
         pub body: String,
+        pub bytes: Vec<u8>,
     }
 
     impl Request {
@@ -269,6 +271,9 @@ pub mod loopback {
 
     pub type FullAnswer = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 
+    /// An answer in bytes: status, content type, body (binary bodies: object stores).
+    pub type BytesAnswer = Arc<dyn Fn(&Request) -> (u16, &'static str, Vec<u8>) + Send + Sync>;
+
     /// Serves `answer(request)` as JSON on a free 127.0.0.1 port (HTTP/1.1 keep-alive).
     pub fn serve(answer: Answer) -> (u16, Arc<AtomicUsize>) {
         serve_full(Arc::new(move |r: &Request| {
@@ -279,6 +284,23 @@ pub mod loopback {
 
     /// Serves `answer(request)` with its own headers on a free 127.0.0.1 port.
     pub fn serve_full(answer: FullAnswer) -> (u16, Arc<AtomicUsize>) {
+        serve_with(Arc::new(move |r: &Request| {
+            let reply = answer(r);
+            (reply.status, "application/json; charset=utf-8".to_owned(), reply.headers, reply.body.into_bytes())
+        }))
+    }
+
+    /// Serves `answer(request)` in bytes on a free 127.0.0.1 port.
+    pub fn serve_bytes(answer: BytesAnswer) -> (u16, Arc<AtomicUsize>) {
+        serve_with(Arc::new(move |r: &Request| {
+            let (status, content_type, body) = answer(r);
+            (status, content_type.to_owned(), Vec::new(), body)
+        }))
+    }
+
+    type Handler = Arc<dyn Fn(&Request) -> (u16, String, Vec<(String, String)>, Vec<u8>) + Send + Sync>;
+
+    fn serve_with(answer: Handler) -> (u16, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let count = Arc::new(AtomicUsize::new(0));
@@ -321,9 +343,8 @@ pub mod loopback {
                             return;
                         }
                         c.fetch_add(1, Ordering::SeqCst);
-                        let request = Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
-                        let reply = answer(&request);
-                        let status = reply.status;
+                        let request = Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned(), bytes: body };
+                        let (status, content_type, extra, body) = answer(&request);
                         let reason = match status {
                             200 => "OK",
                             201 => "Created",
@@ -341,19 +362,18 @@ pub mod loopback {
                             504 => "Gateway Timeout",
                             _ => "Status",
                         };
-                        let text = if matches!(status, 204 | 304) { "" } else { reply.body.as_str() };
-                        let mut head = format!(
-                            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n",
-                            text.len()
-                        );
-                        for (k, v) in &reply.headers {
+                        let body: &[u8] = if matches!(status, 204 | 304) { &[] } else { &body };
+                        let mut head =
+                            format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n", body.len());
+                        for (k, v) in &extra {
                             head.push_str(&format!("{k}: {v}\r\n"));
                         }
                         head.push_str("\r\n");
                         // one write: a head and a body written apart meet Nagle and delayed
                         // ACKs (40 ms per answer on a keep-alive connection)
-                        head.push_str(text);
-                        if stream.write_all(head.as_bytes()).is_err() {
+                        let mut out = head.into_bytes();
+                        out.extend_from_slice(body);
+                        if stream.write_all(&out).is_err() {
                             return;
                         }
                     }

@@ -6,13 +6,12 @@
 //! signing itself is checked against AWS's published example in `objstore`'s tests).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::bench::loopback::Request;
 use crate::objstore::{authorization, Config};
 
 pub struct FakeS3 {
@@ -59,70 +58,29 @@ impl FakeS3 {
     /// Serves bucket `bucket` for the credentials `access_key`/`secret_key` (region
     /// us-east-1), listing `page_size` keys per page.
     pub fn start(bucket: &str, access_key: &str, secret_key: &str, page_size: usize) -> Arc<FakeS3> {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let fake = Arc::new(FakeS3 {
-            port,
-            bucket: bucket.to_owned(),
-            objects: Mutex::new(BTreeMap::new()),
-            requests: Mutex::new(Vec::new()),
-            page_size: page_size.max(1),
-            cfg: Config {
-                access_key: access_key.to_owned(),
-                secret_key: secret_key.to_owned(),
-                session_token: None,
-                region: "us-east-1".into(),
-                endpoint: None,
-            },
-        });
-        let f = fake.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let f = f.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_nodelay(true);
-                    let Ok(read) = stream.try_clone() else { return };
-                    let mut reader = BufReader::new(read);
-                    let mut stream = stream;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let mut parts = line.split_whitespace();
-                        let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-                        let mut headers: Vec<(String, String)> = Vec::new();
-                        let mut len = 0usize;
-                        loop {
-                            let mut h = String::new();
-                            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if h == "\r\n" {
-                                break;
-                            }
-                            if let Some((k, v)) = h.split_once(':') {
-                                let k = k.trim().to_ascii_lowercase();
-                                if k == "content-length" {
-                                    len = v.trim().parse().unwrap_or(0);
-                                }
-                                headers.push((k, v.trim().to_owned()));
-                            }
-                        }
-                        let mut body = vec![0u8; len];
-                        if reader.read_exact(&mut body).is_err() {
-                            return;
-                        }
-                        let (status, reply) = f.answer(&method, &target, &headers, body);
-                        let mut out =
-                            format!("HTTP/1.1 {status} X\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n", reply.len())
-                                .into_bytes();
-                        out.extend(reply);
-                        if stream.write_all(&out).is_err() {
-                            return;
-                        }
-                    }
-                });
+        let cfg = Config {
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            session_token: None,
+            region: "us-east-1".into(),
+            endpoint: None,
+        };
+        let fake = Arc::new_cyclic(|weak: &std::sync::Weak<FakeS3>| {
+            let weak = weak.clone();
+            let (port, _) = crate::bench::loopback::serve_bytes(Arc::new(move |r: &Request| match weak.upgrade() {
+                Some(f) => {
+                    let (status, body) = f.answer(&r.method, &r.path, &r.headers, &r.bytes);
+                    (status, "application/xml", body)
+                }
+                None => (503, "application/xml", Vec::new()),
+            }));
+            FakeS3 {
+                port,
+                bucket: bucket.to_owned(),
+                objects: Mutex::new(BTreeMap::new()),
+                requests: Mutex::new(Vec::new()),
+                page_size: page_size.max(1),
+                cfg,
             }
         });
         fake
@@ -170,7 +128,7 @@ impl FakeS3 {
         None
     }
 
-    fn answer(&self, method: &str, target: &str, headers: &[(String, String)], body: Vec<u8>) -> (u16, Vec<u8>) {
+    fn answer(&self, method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Vec<u8>) {
         if let Ok(mut r) = self.requests.lock() {
             r.push(format!("{method} {target}"));
         }
@@ -184,7 +142,7 @@ impl FakeS3 {
                 (percent_decode(k), percent_decode(v))
             })
             .collect();
-        if let Some(e) = self.check_signature(method, &path, &query, headers, &body) {
+        if let Some(e) = self.check_signature(method, &path, &query, headers, body) {
             return e;
         }
         let rest = path.trim_start_matches('/');
@@ -196,7 +154,7 @@ impl FakeS3 {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         match (method, key.is_empty()) {
             ("PUT", false) => {
-                objects.insert(key.to_owned(), body);
+                objects.insert(key.to_owned(), body.to_vec());
                 (200, Vec::new())
             }
             ("GET", false) => match objects.get(key) {

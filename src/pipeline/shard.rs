@@ -306,12 +306,7 @@ fn write_shard(manifest: &Manifest, outs: &[SourceOutput], target: &Path) -> Res
             let mut app = conn.appender("shard_facts")?;
             for o in outs {
                 for f in &o.facts {
-                    let (num, b, text, json): (Option<f64>, Option<bool>, Option<&str>, Option<String>) = match &f.value {
-                        FactValue::Number(n) => (Some(*n), None, None, None),
-                        FactValue::Bool(x) => (None, Some(*x), None, None),
-                        FactValue::Text(t) => (None, None, Some(t.as_str()), None),
-                        FactValue::Json(j) => (None, None, None, Some(j.to_string())),
-                    };
+                    let (num, b, text, json) = f.value.columns();
                     app.append_row(params![
                         o.name,
                         f.entity_ref,

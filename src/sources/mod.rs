@@ -33,6 +33,16 @@ impl FactValue {
         }
     }
 
+    /// The value as the stores' columns: (number, boolean, text, JSON text), one of them set.
+    pub fn columns(&self) -> (Option<f64>, Option<bool>, Option<&str>, Option<String>) {
+        match self {
+            FactValue::Number(n) => (Some(*n), None, None, None),
+            FactValue::Bool(x) => (None, Some(*x), None, None),
+            FactValue::Text(t) => (None, None, Some(t.as_str()), None),
+            FactValue::Json(j) => (None, None, None, Some(j.to_string())),
+        }
+    }
+
     /// From a JSON value: numbers, booleans and strings keep their type; objects and arrays
     /// are JSON; `null` and non-finite numbers are not facts.
     pub fn from_json(v: Value) -> Result<FactValue, String> {

@@ -14,7 +14,7 @@ use duckdb::{params, Connection};
 use serde_json::Value;
 
 use crate::catalog::{Catalog, Severity};
-use crate::sources::{FactValue, SourceOutput};
+use crate::sources::SourceOutput;
 
 pub use lock::DbLock;
 
@@ -264,12 +264,7 @@ impl Store {
             let mut app = tx.appender("facts")?;
             for src in sources {
                 for f in &src.facts {
-                    let (num, b, text, json): (Option<f64>, Option<bool>, Option<&str>, Option<String>) = match &f.value {
-                        FactValue::Number(n) => (Some(*n), None, None, None),
-                        FactValue::Bool(x) => (None, Some(*x), None, None),
-                        FactValue::Text(t) => (None, None, Some(t.as_str()), None),
-                        FactValue::Json(j) => (None, None, None, Some(j.to_string())),
-                    };
+                    let (num, b, text, json) = f.value.columns();
                     app.append_row(params![
                         run_id,
                         f.entity_ref,
