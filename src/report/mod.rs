@@ -153,10 +153,14 @@ fn render_all(
     let t_pages = t0.elapsed();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut t_sink = std::time::Duration::ZERO;
+    let mut t_conv = std::time::Duration::ZERO;
     for p in pages {
         let t = env.get_template(p.template)?;
         buf.clear();
-        t.render_captured_to(&p.context, &mut buf).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
+        let tc = std::time::Instant::now();
+        let v = minijinja::Value::from_serialize(&p.context);
+        t_conv += tc.elapsed();
+        t.render_captured_to(&v, &mut buf).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
         let ts = std::time::Instant::now();
         sink(&p.path, &buf)?;
         t_sink += ts.elapsed();
@@ -166,6 +170,7 @@ fn render_all(
         view_models_ms = (t_pages - t_site).as_millis() as u64,
         render_ms = (t0.elapsed() - t_pages - t_sink).as_millis() as u64,
         sink_ms = t_sink.as_millis() as u64,
+        conversion_ms = t_conv.as_millis() as u64,
         "site rendered"
     );
     if let Some(conn) = conn {
