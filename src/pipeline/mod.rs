@@ -472,7 +472,11 @@ pub async fn run_from(
             summary,
         };
         crate::progress::finish();
-        store.record_unchanged(&run_id, &sources, &end)?;
+        if let Err(e) = store.record_unchanged(&run_id, &sources, &end) {
+            let msg = format!("recording the unchanged run failed: {e:#}");
+            store.fail_run(&run_id, &msg, Utc::now())?;
+            return Err(anyhow::anyhow!(msg));
+        }
         lap("load", &mut timings);
         tracing::info!(run_id, same_as, "nothing changed: the run is recorded as unchanged");
         drop(store);
