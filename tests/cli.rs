@@ -104,6 +104,11 @@ fn demo_runs_offline_keeps_history_and_reports_broken_descriptors() {
     let index2 = std::fs::metadata(Path::new(summary["output_dir"].as_str().unwrap()).join("site/index.html")).unwrap();
     assert_eq!(index.modified().unwrap(), index2.modified().unwrap(), "an unchanged run rewrote the site");
     drop(conn);
+    // the Markdown summary says so, then shows the run it matched
+    let md = bin().args(["summary", pipeline.to_str().unwrap()]).output().unwrap();
+    let md = String::from_utf8_lossy(&md.stdout).to_string();
+    let first = summary["run_id"].as_str().unwrap();
+    assert!(md.contains(&format!("found nothing changed since run `{first}`")) && md.contains(&format!("Run `{first}` (partial)")), "{md}");
     // --full appends under its own run id; the first stays
     let out3 = bin().args(["run", pipeline.to_str().unwrap(), "--format", "json", "--full"]).output().unwrap();
     assert_eq!(out3.status.code(), Some(0));

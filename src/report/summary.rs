@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use anyhow::{Context, Result};
-use duckdb::{params, Connection};
+use duckdb::{params, Connection, OptionalExt};
 
 use crate::store::sql;
 
@@ -82,6 +82,16 @@ pub fn markdown(conn: &Connection, pipeline: &str) -> Result<String> {
     let prev = runs.get(1);
     let mut out = String::new();
     let _ = writeln!(out, "## echo-health · {}\n", md(pipeline));
+    // the newest run found nothing changed: say so before the last comparison with changes
+    let unchanged: Option<(String, String, String)> =
+        conn.query_row(sql::SUMMARY_UNCHANGED_SINCE, params![pipeline], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+    if let Some((id, started, same_as)) = unchanged {
+        let _ = writeln!(
+            out,
+            "Run `{id}` (started {} UTC) found nothing changed since run `{same_as}`: same catalog, facts, configuration and date. What follows is that run.\n",
+            started.get(..19).unwrap_or(&started)
+        );
+    }
     let _ = write!(out, "Run `{}` ({}), facts as of {} UTC", cur.run_id, cur.status, cur.as_of.get(..19).unwrap_or(&cur.as_of));
     match prev {
         Some(p) => {

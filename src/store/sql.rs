@@ -59,6 +59,7 @@ pub const RETENTION_PICK: &str = include_str!("../../sql/store/retention_pick.sq
 pub const RETENTION_DROP: &str = include_str!("../../sql/store/retention_drop.sql");
 /// `summary`: what changed since the previous run.
 pub const SUMMARY_RUNS: &str = include_str!("../../sql/summary/runs.sql");
+pub const SUMMARY_UNCHANGED_SINCE: &str = include_str!("../../sql/summary/unchanged_since.sql");
 pub const SUMMARY_SCOPE_CHANGES: &str = include_str!("../../sql/summary/scope_changes.sql");
 pub const SUMMARY_NEW_FAILURES: &str = include_str!("../../sql/summary/new_failures.sql");
 pub const SUMMARY_MIGRATIONS: &str = include_str!("../../sql/summary/migrations.sql");
