@@ -723,12 +723,14 @@ fn cmd_shard(path: &Path, format: Format, shard: echo_health::pipeline::shard::S
     let collected = rt.block_on(async {
         let mut o = echo_health::pipeline::shard::collect_shard(&p, shard, &local).await?;
         if let Some((loc, client)) = &remote {
-            let url = echo_health::pipeline::shard::upload_shard(client, loc, shard, &o.dir).await;
-            let _ = std::fs::remove_dir_all(&local);
-            o.dir = PathBuf::from(url?);
+            o.dir = PathBuf::from(echo_health::pipeline::shard::upload_shard(client, loc, shard, &o.dir).await?);
         }
         anyhow::Ok(o)
     });
+    // the local copy of an uploaded shard goes, whether the upload worked or not
+    if remote.is_some() {
+        let _ = std::fs::remove_dir_all(&local);
+    }
     let abs_path = |d: &Path| if remote.is_some() { d.display().to_string() } else { abs_path(d) };
     match collected {
         Ok(o) => {
