@@ -192,13 +192,21 @@ pub fn bench_site(dir: &Path, opts: &crate::synth::Options, packs: &[std::path::
     let t0 = Instant::now();
     let data = crate::report::data::load(conn, &outcome.run_id, grading.as_deref())?;
     let u1 = usage();
-    let pages = crate::report::render_pages(&env, &data)?;
+    // the pages are measured as they come and dropped (holding 145 MB of them would add page
+    // faults a real render, which writes each page out, does not have)
+    let (mut bytes, mut largest_component_bytes, mut css_bytes) = (0u64, 0u64, 0u64);
+    crate::report::render_each(&env, &data, &mut |path, page| {
+        bytes += page.len() as u64;
+        if path.starts_with("component/") {
+            largest_component_bytes = largest_component_bytes.max(page.len() as u64);
+        }
+        if path == "assets/site.css" {
+            css_bytes = page.len() as u64;
+        }
+        Ok(())
+    })?;
     let render_wall = t0.elapsed().as_secs_f64();
     let u2 = usage();
-    let bytes: u64 = pages.iter().map(|(_, b)| b.len() as u64).sum();
-    let largest_component_bytes = pages.iter().filter(|(p, _)| p.starts_with("component/")).map(|(_, b)| b.len() as u64).max().unwrap_or(0);
-    let css_bytes = pages.iter().find(|(p, _)| p == "assets/site.css").map(|(_, b)| b.len() as u64).unwrap_or(0);
-    drop(pages);
     drop(data);
 
     let target = dir.join("bench-site");

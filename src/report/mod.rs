@@ -125,14 +125,10 @@ pub struct SiteStats {
     pub dir: std::path::PathBuf,
 }
 
-/// Renders every page of a loaded run into memory: (path, bytes).
-pub fn render_pages(env: &Environment<'static>, data: &data::RunData) -> Result<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
-    render_all(env, data, None, &[], &mut |path, bytes| {
-        out.push((path.to_owned(), bytes.to_vec()));
-        Ok(())
-    })?;
-    Ok(out)
+/// Renders every page of a loaded run, handing each (path, bytes) to `sink` (benchmarks,
+/// tests: nothing is written).
+pub fn render_each(env: &Environment<'static>, data: &data::RunData, sink: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+    render_all(env, data, None, &[], sink)
 }
 
 /// Renders every page, handing each (path, bytes) to `sink` as soon as it is rendered (one
@@ -149,28 +145,37 @@ fn render_all(
     s.env = Some(env);
     s.custom = custom.iter().map(|r| (r.title.clone(), r.page.clone())).collect();
     let t_site = t0.elapsed();
-    let pages = s.pages();
-    let t_pages = t0.elapsed();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut t_sink = std::time::Duration::ZERO;
     let mut t_conv = std::time::Duration::ZERO;
-    for p in pages {
+    let mut t_render = std::time::Duration::ZERO;
+    // per template: pages, time converting and rendering
+    let mut per_template: std::collections::BTreeMap<&str, (usize, std::time::Duration)> = Default::default();
+    s.each_page(&mut |p| {
         let t = env.get_template(p.template)?;
         buf.clear();
         let tc = std::time::Instant::now();
-        let v = minijinja::Value::from_serialize(&p.context);
+        let v = p.context.value();
         t_conv += tc.elapsed();
         t.render_captured_to(&v, &mut buf).with_context(|| format!("rendering {} ({})", p.path, p.template))?;
+        drop(v);
+        drop(p.context);
+        t_render += tc.elapsed();
+        let e = per_template.entry(p.template).or_default();
+        e.0 += 1;
+        e.1 += tc.elapsed();
         let ts = std::time::Instant::now();
         sink(&p.path, &buf)?;
         t_sink += ts.elapsed();
-    }
+        Ok(())
+    })?;
     tracing::debug!(
         site_ms = t_site.as_millis() as u64,
-        view_models_ms = (t_pages - t_site).as_millis() as u64,
-        render_ms = (t0.elapsed() - t_pages - t_sink).as_millis() as u64,
+        view_models_ms = (t0.elapsed() - t_site - t_render - t_sink).as_millis() as u64,
+        render_ms = t_render.as_millis() as u64,
         sink_ms = t_sink.as_millis() as u64,
         conversion_ms = t_conv.as_millis() as u64,
+        per_template = %per_template.iter().map(|(t, (n, d))| format!("{t}: {n} in {} ms", d.as_millis())).collect::<Vec<_>>().join(", "),
         "site rendered"
     );
     if let Some(conn) = conn {

@@ -51,6 +51,37 @@ pub enum Context {
     Roi(Box<roi::RoiPage>),
 }
 
+impl Context {
+    /// What every page has.
+    pub fn base(&self) -> &Base {
+        match self {
+            Context::Overview(p) => &p.base,
+            Context::Scope(p) => &p.base,
+            Context::Entity(p) => &p.base,
+            Context::Check(p) => &p.base,
+            Context::Quality(p) => &p.base,
+            Context::Index(p) => &p.base,
+            Context::Migration(p) => &p.base,
+            Context::Migrations(p) => &p.base,
+            Context::Roi(p) => &p.base,
+        }
+    }
+
+    /// What a template reads: the page's values, then the common ones.
+    pub fn value(&self) -> minijinja::Value {
+        minijinja::context! { ..minijinja::Value::from_serialize(self), ..minijinja::Value::from_serialize(self.base()) }
+    }
+
+    /// The view model as JSON, the common values included (goldens, debugging).
+    pub fn json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(m), Ok(serde_json::Value::Object(b))) = (v.as_object_mut(), serde_json::to_value(self.base())) {
+            m.extend(b);
+        }
+        v
+    }
+}
+
 /// What every page has.
 #[derive(Serialize, Clone)]
 pub struct Base {
@@ -88,6 +119,30 @@ impl Link {
     }
 }
 
+/// Markup we generated: an SVG chart or diagram, every value in it escaped by [`svg`]. Handed
+/// to templates as safe text (a `|safe` filter would copy it on every page).
+#[derive(Clone, Debug)]
+pub struct Markup(pub minijinja::Value);
+
+impl Default for Markup {
+    /// No markup (an empty text, not an undefined value)
+    fn default() -> Markup {
+        Markup::from(String::new())
+    }
+}
+
+impl Serialize for Markup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl From<String> for Markup {
+    fn from(html: String) -> Markup {
+        Markup(minijinja::Value::from_safe_string(html))
+    }
+}
+
 /// A level as a coloured label (escaped HTML), one value per level.
 pub type LevelBadge = Link;
 
@@ -95,7 +150,7 @@ pub type LevelBadge = Link;
 pub struct ScopeRow {
     pub link: Link,
     pub entities: i64,
-    pub bar: String,
+    pub bar: Markup,
     pub mean_score: String,
     pub mean_coverage: String,
     pub trend: String,
@@ -115,14 +170,16 @@ pub struct SourceRow {
 
 #[derive(Serialize)]
 pub struct Overview {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub components: i64,
     pub levels: Vec<(LevelBadge, i64)>,
-    pub bar: String,
+    pub bar: Markup,
     pub mean_score: String,
     pub mean_coverage: String,
-    pub trend: String,
+    pub trend: Markup,
     pub trend_runs: usize,
     pub domains: Vec<ScopeRow>,
     pub worst_domains: Vec<ScopeRow>,
@@ -177,7 +234,9 @@ pub struct ExemptionRow {
 /// A domain, system or team page.
 #[derive(Serialize)]
 pub struct ScopePage {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub kind: &'static str,
     pub entity_ref: String,
@@ -187,11 +246,11 @@ pub struct ScopePage {
     pub parent: Option<Link>,
     pub entities: i64,
     pub levels: Vec<(LevelBadge, i64)>,
-    pub bar: String,
+    pub bar: Markup,
     pub mean_score: String,
     pub mean_coverage: String,
     pub weighted_mean_score: Option<String>,
-    pub trend: String,
+    pub trend: Markup,
     pub trend_delta: Option<String>,
     /// subdomains, systems of a domain, child groups of a team
     pub children_title: String,
@@ -203,7 +262,7 @@ pub struct ScopePage {
     pub children_more: usize,
     pub actions: Vec<ActionRow>,
     pub expiring: Vec<ExemptionRow>,
-    pub diagram: Option<String>,
+    pub diagram: Option<Markup>,
     /// migrations the team's components still owe (team pages)
     pub migrations: Vec<migrations::OwedRow>,
 }
@@ -222,32 +281,77 @@ pub struct Evidence {
 /// Rendered check rows kept at most (a bound on memory: numeric facts make many rows unique).
 const ROW_CACHE_MAX: usize = 50_000;
 
-/// What a check row shows, as a key: the check, and every value the row template reads.
-fn row_key(i: usize, r: &CheckRow) -> String {
-    use std::fmt::Write as _;
-    let mut k = String::with_capacity(96);
-    let _ =
-        write!(k, "{i}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{}", r.outcome, r.missing, r.error, r.exemption, r.remediation.is_some());
-    for e in &r.evidence {
-        let _ = write!(
-            k,
-            "\u{1e}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
-            e.fact,
-            e.value,
-            e.source.as_ref().map(|v| v.to_string()),
-            e.observed_at.as_ref().map(|v| v.to_string())
-        );
-    }
-    k
+/// What a check row on an entity page is made of, borrowed from the run: two rows with equal
+/// inputs render to the same HTML, so each distinct row is rendered once (booleans, small
+/// counts and one observation time per source make most rows repeat across pages). Hashing
+/// and comparing these needs no allocation, unlike building the row to compare it.
+#[derive(Clone, Copy)]
+struct RowInputs<'a> {
+    check: usize,
+    outcome: u8,
+    /// the facts the check reads
+    reads: &'a [String],
+    /// the entity's facts
+    facts: &'a [super::data::Fact],
+    /// missing facts or error
+    detail: Option<&'a (String, Option<String>)>,
+    exemption: Option<&'a super::data::Exemption>,
 }
 
-/// A row of an entity page's checks: rendered already (a row that reads no fact is the same
-/// on every page) or the values to render.
+impl<'a> RowInputs<'a> {
+    /// The evidence of each fact the check reads: (value, source, observed) or absent.
+    fn evidence(&self) -> impl Iterator<Item = Option<&'a super::data::Fact>> + 'a {
+        let facts = self.facts;
+        self.reads.iter().map(move |f| facts.iter().find(|x| x.fact.as_str() == Some(f.as_str())))
+    }
+}
+
+impl std::hash::Hash for RowInputs<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.check.hash(h);
+        self.outcome.hash(h);
+        self.detail.hash(h);
+        if let Some(x) = self.exemption {
+            (&x.reason, &x.approver, &x.expires, &x.justification).hash(h);
+        }
+        for e in self.evidence() {
+            match e {
+                Some(f) => (1u8, &f.value, f.source.as_str(), f.observed_at.as_str()).hash(h),
+                None => 0u8.hash(h),
+            }
+        }
+    }
+}
+
+impl PartialEq for RowInputs<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        fn ex(x: Option<&super::data::Exemption>) -> Option<(&str, &str, &str, &str)> {
+            x.map(|x| (x.reason.as_str(), x.approver.as_str(), x.expires.as_str(), x.justification.as_str()))
+        }
+        self.check == o.check
+            && self.outcome == o.outcome
+            && self.detail == o.detail
+            && ex(self.exemption) == ex(o.exemption)
+            && self.evidence().zip(o.evidence()).all(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => {
+                    a.value == b.value && a.source.as_str() == b.source.as_str() && a.observed_at.as_str() == b.observed_at.as_str()
+                }
+                (None, None) => true,
+                _ => false,
+            })
+    }
+}
+
+impl Eq for RowInputs<'_> {}
+
+/// An entity page's checks: the rows rendered already, as one HTML text (when the site
+/// renders: each distinct row is rendered once), or the values of each row (view models on
+/// their own, as the goldens show them).
 #[derive(Serialize)]
 #[serde(untagged)]
-pub enum Row {
+pub enum Rows {
     Html(minijinja::Value),
-    Full(CheckRow),
+    Full(Vec<CheckRow>),
 }
 
 #[derive(Serialize)]
@@ -272,7 +376,7 @@ pub struct RelRow {
 
 #[derive(Serialize)]
 pub struct EntityPage {
-    #[serde(flatten)]
+    #[serde(skip)]
     pub base: Base,
     pub entity_ref: String,
     pub kind: String,
@@ -292,11 +396,11 @@ pub struct EntityPage {
     pub score: String,
     pub coverage: String,
     pub counts: String,
-    pub checks: Vec<Row>,
+    pub checks: Rows,
     pub relations: Vec<RelRow>,
     /// relations beyond the first RELATIONS_SHOWN (a library everyone depends on)
     pub relations_more: usize,
-    pub diagram: String,
+    pub diagram: Markup,
 }
 
 #[derive(Serialize)]
@@ -309,7 +413,9 @@ pub struct OutcomeRow {
 
 #[derive(Serialize)]
 pub struct CheckPage {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub id: String,
     pub check_title: String,
@@ -349,7 +455,9 @@ pub struct RejectedRow {
 
 #[derive(Serialize)]
 pub struct Quality {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub sources: Vec<SourceRow>,
     pub problems: Vec<ProblemRow>,
@@ -363,12 +471,14 @@ pub struct Quality {
 pub struct IndexRow {
     pub link: Link,
     pub cells: Vec<String>,
-    pub bar: String,
+    pub bar: Markup,
 }
 
 #[derive(Serialize)]
 pub struct IndexPage {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub heading: String,
     pub columns: Vec<String>,
@@ -443,7 +553,9 @@ pub struct Site<'a> {
     /// (check, outcome code) → the rendered row of a check that reads no fact
     /// rendered check rows by what they show (check, outcome, evidence, notes): rows repeat
     /// across pages (booleans, small counts, one observation time per source and run)
-    row_cache: std::cell::RefCell<HashMap<String, minijinja::Value>>,
+    row_cache: std::cell::RefCell<HashMap<RowInputs<'a>, minijinja::Value>>,
+    /// entity → its active exemptions
+    exemptions: HashMap<&'a str, Vec<&'a super::data::Exemption>>,
     /// per page depth: entity ref → its link
     link_cache: std::cell::RefCell<Vec<HashMap<String, Link>>>,
     /// "none", then each level of the ladder
@@ -536,6 +648,10 @@ impl<'a> Site<'a> {
             }
         }
         let check_pos = data.checks.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+        let mut exemptions: HashMap<&str, Vec<&super::data::Exemption>> = HashMap::default();
+        for x in data.exemptions.iter().filter(|x| x.status == "active") {
+            exemptions.entry(x.entity_ref.as_str()).or_default().push(x);
+        }
         let today =
             chrono::NaiveDate::parse_from_str(data.run.started_at.get(..10).unwrap_or(""), "%Y-%m-%d").unwrap_or(chrono::NaiveDate::MIN);
         let check_html = data
@@ -575,6 +691,7 @@ impl<'a> Site<'a> {
             parts_cache: Default::default(),
             env: None,
             row_cache: Default::default(),
+            exemptions,
             badges: std::iter::once(Link(minijinja::Value::from_safe_string("<span class=\"badge level-none\">none</span>".into())))
                 .chain(data.ladder.iter().enumerate().map(|(i, l)| {
                     Link(minijinja::Value::from_safe_string(format!("<span class=\"badge level-{}\">{}</span>", i.min(5), svg::esc(l))))
@@ -701,7 +818,7 @@ impl<'a> Site<'a> {
         ScopeRow {
             link: self.link(root, r),
             entities: ro.map(|r| r.entities).unwrap_or(0),
-            bar: ro.map(|ro| self.bar(&ro.levels, 120)).unwrap_or_else(|| self.bar(&BTreeMap::new(), 120)),
+            bar: ro.map(|ro| self.bar(&ro.levels, 120)).unwrap_or_else(|| self.bar(&BTreeMap::new(), 120)).into(),
             mean_score: pct(ro.and_then(|r| r.mean_score)),
             mean_coverage: pct(ro.and_then(|r| r.mean_coverage)),
             trend: delta(&t).unwrap_or_default(),
@@ -783,47 +900,79 @@ impl<'a> Site<'a> {
     }
 
     /// Every page of the site.
+    /// Every page, in memory (tests, goldens).
     pub fn pages(&self) -> Vec<Page> {
         let mut pages = Vec::new();
+        let _ = self.each_page(&mut |p| {
+            pages.push(p);
+            Ok(())
+        });
+        pages
+    }
+
+    /// Builds every page and hands each to `f` as soon as it is built: one view model is
+    /// alive at a time, so the memory a page's rows take is reused by the next (holding all
+    /// of them cost page faults and cache misses that showed in the render profile). Stops
+    /// at the first error of `f`.
+    pub fn each_page(&self, f: &mut dyn FnMut(Page) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let spent = std::cell::Cell::new(std::time::Duration::ZERO);
+        let mut out = |p: Page| -> anyhow::Result<()> {
+            let t = std::time::Instant::now();
+            let r = f(p);
+            spent.set(spent.get() + t.elapsed());
+            r
+        };
         let t0 = std::time::Instant::now();
-        pages.push(self.overview());
-        pages.push(self.quality());
-        pages.extend(self.indexes());
+        out(self.overview())?;
+        out(self.quality())?;
+        for p in self.indexes() {
+            out(p)?;
+        }
         let t_top = t0.elapsed();
         let (mut t_scope, mut t_entity) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         for r in &self.paged {
             let Some(e) = self.data.entity(r) else { continue };
             let path = entity_path(r).unwrap_or_default();
             let t = std::time::Instant::now();
-            match e.kind.to_ascii_lowercase().as_str() {
-                "domain" => pages.push(self.scope_page(path, e, "domain")),
-                "system" => pages.push(self.scope_page(path, e, "system")),
-                "group" => pages.push(self.scope_page(path, e, "team")),
+            let page = match e.kind.to_ascii_lowercase().as_str() {
+                "domain" => self.scope_page(path, e, "domain"),
+                "system" => self.scope_page(path, e, "system"),
+                "group" => self.scope_page(path, e, "team"),
                 _ => {
-                    pages.push(self.entity_page(path, e));
+                    let page = self.entity_page(path, e);
                     t_entity += t.elapsed();
+                    out(page)?;
                     continue;
                 }
-            }
+            };
             t_scope += t.elapsed();
+            out(page)?;
         }
         let t1 = std::time::Instant::now();
+        let s1 = spent.get();
         for i in 0..self.data.checks.len() {
-            pages.extend(self.check_pages(i));
+            for p in self.check_pages(i) {
+                out(p)?;
+            }
         }
-        let t_checks = t1.elapsed();
+        let t_checks = t1.elapsed() - (spent.get() - s1);
         let t1 = std::time::Instant::now();
-        pages.extend(self.migration_pages());
-        pages.push(self.roi_page());
+        for p in self.migration_pages() {
+            out(p)?;
+        }
+        out(self.roi_page())?;
+        let total = t0.elapsed();
         tracing::debug!(
             top_ms = t_top.as_millis() as u64,
             scope_ms = t_scope.as_millis() as u64,
             entity_ms = t_entity.as_millis() as u64,
             checks_ms = t_checks.as_millis() as u64,
             migrations_roi_ms = t1.elapsed().as_millis() as u64,
-            "view models"
+            view_models_ms = (total - spent.get()).as_millis() as u64,
+            pages_out_ms = spent.get().as_millis() as u64,
+            "view models (pages out: the time spent rendering and writing them)"
         );
-        pages
+        Ok(())
     }
 
     fn overview(&self) -> Page {
@@ -869,10 +1018,10 @@ impl<'a> Site<'a> {
             context: Context::Overview(Box::new(Overview {
                 components: comps.len() as i64,
                 levels: self.levels(&counts),
-                bar: self.bar(&counts, 480),
+                bar: self.bar(&counts, 480).into(),
                 mean_score: pct(mean(&scores)),
                 mean_coverage: pct(mean(&cov)),
-                trend: svg::trend(&points, 480, 90),
+                trend: svg::trend(&points, 480, 90).into(),
                 trend_runs: points.len(),
                 domains: rows,
                 worst_domains,
@@ -969,11 +1118,11 @@ impl<'a> Site<'a> {
                 parent,
                 entities: ro.map(|r| r.entities).unwrap_or(0),
                 levels: self.levels(counts),
-                bar: self.bar(counts, 480),
+                bar: self.bar(counts, 480).into(),
                 mean_score: pct(ro.and_then(|r| r.mean_score)),
                 mean_coverage: pct(ro.and_then(|r| r.mean_coverage)),
                 weighted_mean_score: ro.and_then(|r| r.weighted_mean_score).map(|v| pct(Some(v))),
-                trend: svg::trend(&t, 480, 90),
+                trend: svg::trend(&t, 480, 90).into(),
                 trend_delta: delta(&t),
                 children_title,
                 children,
@@ -982,7 +1131,7 @@ impl<'a> Site<'a> {
                 children_more,
                 actions: self.actions(&root, &members),
                 expiring,
-                diagram,
+                diagram: diagram.map(Markup::from),
                 migrations: if scope == "team" { self.owed(&root, &e.entity_ref, &members) } else { Vec::new() },
                 base,
             })),
@@ -1015,96 +1164,112 @@ impl<'a> Site<'a> {
         svg::layered(&nodes, &edges)
     }
 
+    /// A check row's values.
+    fn check_row(&self, x: RowInputs<'_>) -> CheckRow {
+        let i = x.check;
+        let outcome = match x.outcome {
+            b'P' => "pass",
+            b'F' => "fail",
+            b'U' => "unknown",
+            b'E' => "error",
+            _ => "exempt",
+        };
+        CheckRow {
+            check: self.check_html[i].clone(),
+            level: self.check_level[i].clone(),
+            outcome,
+            evidence: x
+                .reads
+                .iter()
+                .zip(x.evidence())
+                .map(|(f, found)| match found {
+                    Some(x) => Evidence {
+                        fact: x.fact.clone(),
+                        value: Some(x.value.clone()),
+                        source: Some(x.source.clone()),
+                        observed_at: Some(x.observed_at.clone()),
+                    },
+                    None => Evidence {
+                        fact: self.fact_names.get(f).cloned().unwrap_or_else(|| minijinja::Value::from(f.as_str())),
+                        value: None,
+                        source: None,
+                        observed_at: None,
+                    },
+                })
+                .collect(),
+            missing: x.detail.map(|d| d.0.clone()).unwrap_or_default(),
+            error: x.detail.and_then(|d| d.1.clone()),
+            remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| self.check_fix[i].clone()),
+            exemption: x.exemption.map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
+        }
+    }
+
+    /// The rows of an entity page at depth 2, rendered and joined (each distinct row is
+    /// rendered once); None if a row fails to render.
+    fn rendered_rows(&self, env: &minijinja::Environment<'static>, rows: impl Iterator<Item = RowInputs<'a>>) -> Option<String> {
+        let mut html = String::new();
+        let mut cache = self.row_cache.borrow_mut();
+        for x in rows {
+            if let Some(v) = cache.get(&x) {
+                html.push_str(v.as_str().unwrap_or_default());
+                continue;
+            }
+            let row = self.check_row(x);
+            let text = env.get_template("check_row.html").and_then(|t| t.render(minijinja::context! { c => &row })).ok()?;
+            html.push_str(&text);
+            if cache.len() < ROW_CACHE_MAX {
+                cache.insert(x, minijinja::Value::from_safe_string(text));
+            }
+        }
+        Some(html)
+    }
+
     fn entity_page(&self, path: String, e: &Entity) -> Page {
         let d = self.data;
         let name = e.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| e.name.clone());
         let base = self.base(&path, format!("{name} — {}", e.kind), "components");
         let root = base.root.clone();
         let g = d.grades.get(&e.entity_ref);
-        let facts = d.facts.get(&e.entity_ref);
-        let exemptions: HashMap<&str, &super::data::Exemption> = d
-            .exemptions
-            .iter()
-            .filter(|x| x.entity_ref == e.entity_ref && x.status == "active")
-            .map(|x| (x.check_id.as_str(), x))
-            .collect();
-        let mut checks = Vec::new();
+        let facts: &[super::data::Fact] = d.facts.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]);
+        let exemptions: &[&super::data::Exemption] = self.exemptions.get(e.entity_ref.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let details = d.details.get(&e.entity_ref);
+        // blocking first, then by level, then as defined
+        let mut order: Vec<(u8, i64, usize, u8)> = Vec::new();
         if let Some(g) = g {
-            for (i, c) in d.checks.iter().enumerate() {
-                let outcome = match g.outcomes.get(i) {
-                    Some(b'P') => "pass",
-                    Some(b'F') => "fail",
-                    Some(b'U') => "unknown",
-                    Some(b'E') => "error",
-                    Some(b'X') => "exempt",
+            for i in 0..d.checks.len() {
+                let code = g.outcomes.get(i).copied().unwrap_or(b'-');
+                let rank = match code {
+                    b'F' | b'E' => 0,
+                    b'U' => 1,
+                    b'X' => 2,
+                    b'P' => 3,
                     _ => continue,
                 };
-                let detail = d.details.get(&e.entity_ref).and_then(|m| m.get(&c.id));
-                let exemption = exemptions.get(c.id.as_str());
-                let build = || CheckRow {
-                    check: self.check_html[i].clone(),
-                    level: self.check_level[i].clone(),
-                    outcome,
-                    evidence: c
-                        .facts
-                        .iter()
-                        .map(|f| match facts.and_then(|m| m.iter().find(|x| x.fact.as_str() == Some(f.as_str()))) {
-                            Some(x) => Evidence {
-                                fact: x.fact.clone(),
-                                value: Some(x.value.clone()),
-                                source: Some(x.source.clone()),
-                                observed_at: Some(x.observed_at.clone()),
-                            },
-                            None => Evidence {
-                                fact: self.fact_names.get(f).cloned().unwrap_or_else(|| minijinja::Value::from(f.as_str())),
-                                value: None,
-                                source: None,
-                                observed_at: None,
-                            },
-                        })
-                        .collect(),
-                    missing: detail.map(|d| d.0.clone()).unwrap_or_default(),
-                    error: detail.and_then(|d| d.1.clone()),
-                    remediation: matches!(outcome, "fail" | "unknown" | "error").then(|| self.check_fix[i].clone()),
-                    exemption: exemption.map(|x| format!("{} by {} until {}: {}", x.reason, x.approver, x.expires, x.justification)),
-                };
-                // rows are rendered once per distinct content and shared between the pages of
-                // one depth (the check's link is relative); a row that fails to render here is
-                // left to its page, where the error surfaces with the page's name
-                let row = match (self.env, root == "../../") {
-                    (Some(env), true) => {
-                        let row = build();
-                        let key = row_key(i, &row);
-                        let cached = self.row_cache.borrow().get(&key).cloned();
-                        match cached {
-                            Some(v) => Row::Html(v),
-                            None => match env.get_template("check_row.html").and_then(|t| t.render(minijinja::context! { c => &row })) {
-                                Ok(html) => {
-                                    let v = minijinja::Value::from_safe_string(html);
-                                    let mut cache = self.row_cache.borrow_mut();
-                                    if cache.len() < ROW_CACHE_MAX {
-                                        cache.insert(key, v.clone());
-                                    }
-                                    Row::Html(v)
-                                }
-                                Err(_) => Row::Full(row),
-                            },
-                        }
-                    }
-                    _ => Row::Full(build()),
-                };
-                checks.push((self.check_level_index[i], outcome, row));
+                order.push((rank, self.check_level_index[i], i, code));
             }
         }
-        // blocking first, then by level, then as defined
-        let rank = |o: &str| match o {
-            "fail" | "error" => 0,
-            "unknown" => 1,
-            "exempt" => 2,
-            _ => 3,
+        order.sort_by_key(|(rank, level, _, _)| (*rank, *level));
+        let inputs = order.iter().map(|&(_, _, i, code)| {
+            let c = &d.checks[i];
+            RowInputs {
+                check: i,
+                outcome: code,
+                reads: &c.facts,
+                facts,
+                detail: details.and_then(|m| m.get(&c.id)),
+                exemption: exemptions.iter().find(|x| x.check_id == c.id).copied(),
+            }
+        });
+        // rows are rendered once per distinct content and shared between the pages of one
+        // depth (the check's link is relative); if a row fails to render here, the page
+        // renders its rows itself, where the error surfaces with the page's name
+        let checks = match (self.env, root == "../../") {
+            (Some(env), true) => match self.rendered_rows(env, inputs.clone()) {
+                Some(html) => Rows::Html(minijinja::Value::from_safe_string(html)),
+                None => Rows::Full(inputs.map(|x| self.check_row(x)).collect()),
+            },
+            _ => Rows::Full(inputs.map(|x| self.check_row(x)).collect()),
         };
-        checks.sort_by_key(|(level, outcome, _)| (rank(outcome), *level));
-        let checks: Vec<Row> = checks.into_iter().map(|(_, _, c)| c).collect();
         // relations, both directions
         let mut relations = Vec::new();
         let mut relations_more = 0usize;
@@ -1179,7 +1344,7 @@ impl<'a> Site<'a> {
                 checks,
                 relations,
                 relations_more,
-                diagram,
+                diagram: diagram.into(),
                 base,
             })),
         }
@@ -1380,7 +1545,7 @@ impl<'a> Site<'a> {
                 IndexRow {
                     link: self.check_link(&root, i),
                     cells: vec![c.level.clone(), n(b'P').to_string(), n(b'F').to_string(), n(b'U').to_string(), n(b'X').to_string()],
-                    bar: String::new(),
+                    bar: Markup::default(),
                 }
             })
             .collect();

@@ -31,7 +31,9 @@ pub struct MigrationRow {
 
 #[derive(Serialize)]
 pub struct MigrationsIndex {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub rows: Vec<MigrationRow>,
     pub method: &'static str,
@@ -64,7 +66,9 @@ pub struct OwnerGroup {
 
 #[derive(Serialize)]
 pub struct MigrationPage {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub id: String,
     pub heading: String,
@@ -78,7 +82,7 @@ pub struct MigrationPage {
     pub defined_at: String,
     pub counts: Vec<(String, usize)>,
     pub share_done: String,
-    pub chart: String,
+    pub chart: super::Markup,
     pub risk: &'static str,
     pub forecast: String,
     pub by_domain: Vec<ProgressRow>,
@@ -336,7 +340,7 @@ impl Site<'_> {
                 defined_at: m.defined_at.clone(),
                 counts,
                 share_done: pct((total > 0).then(|| done as f64 / total as f64)),
-                chart: svg::burndown(&points, deadline, band, 640, 200),
+                chart: svg::burndown(&points, deadline, band, 640, 200).into(),
                 risk,
                 forecast: text,
                 by_domain,

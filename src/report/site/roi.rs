@@ -44,7 +44,9 @@ pub struct RoiComponent {
 
 #[derive(Serialize)]
 pub struct RoiPage {
-    #[serde(flatten)]
+    /// rendered beside the page's own values (not flattened into them: a flattened struct
+    /// becomes a sorted map of values, slower to build and to look up in every template)
+    #[serde(skip)]
     pub base: Base,
     pub configured: bool,
     pub currency: String,
