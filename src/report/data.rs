@@ -256,8 +256,41 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// DuckDB runs the report's queries on one thread while it lives, then on as many as before:
+/// they are many small scans, which two threads ran with more CPU time (locks, task
+/// hand-offs) and no shorter wall time (measured with `bench-site`).
+struct OneThread<'c> {
+    conn: &'c Connection,
+    threads: Option<i64>,
+}
+
+impl<'c> OneThread<'c> {
+    fn set(conn: &'c Connection) -> OneThread<'c> {
+        let threads = conn.query_row("select current_setting('threads')::bigint", [], |r| r.get(0)).ok();
+        if threads.is_some_and(|t: i64| t > 1) {
+            let _ = conn.execute_batch("set threads = 1");
+        }
+        OneThread { conn, threads }
+    }
+}
+
+impl Drop for OneThread<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.threads.filter(|t| *t > 1) {
+            let _ = self.conn.execute_batch(&format!("set threads = {t}"));
+        }
+    }
+}
+
 /// Reads run `run_id` and grading `grading_id` (None: the run has no grading).
 pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result<RunData> {
+    let _one_thread = OneThread::set(conn);
+    let mut laps: Vec<(&str, std::time::Duration)> = Vec::new();
+    let mut lap_t = std::time::Instant::now();
+    let mut lap = |name: &'static str| {
+        laps.push((name, lap_t.elapsed()));
+        lap_t = std::time::Instant::now();
+    };
     let run = conn
         .query_row(sql::REPORT_RUN, params![run_id], |r| {
             Ok(RunInfo {
@@ -297,6 +330,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
+    lap("run and grading");
     let mut entities = Vec::new();
     {
         let mut st = conn.prepare(sql::REPORT_ENTITIES)?;
@@ -322,6 +356,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
             });
         }
     }
+    lap("entities");
     let index = entities.iter().enumerate().map(|(i, e)| (e.entity_ref.clone(), i)).collect();
 
     let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::default();
@@ -333,6 +368,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
+    lap("index and relations");
     let mut grades = HashMap::default();
     let mut details: HashMap<String, HashMap<String, (String, Option<String>)>> = HashMap::default();
     let mut rollups = HashMap::default();
@@ -397,55 +433,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
-    let mut facts: HashMap<String, Vec<Fact>> = HashMap::default();
-    {
-        // names, sources and times repeat across thousands of facts: one shared value each,
-        // read without allocating when already known
-        let mut interned: HashMap<String, minijinja::Value> = HashMap::default();
-        let mut times: HashMap<i64, minijinja::Value> = HashMap::default();
-        fn text<'r>(r: &'r duckdb::Row<'_>, i: usize) -> duckdb::Result<&'r str> {
-            match r.get_ref(i)? {
-                duckdb::types::ValueRef::Text(b) => Ok(std::str::from_utf8(b).unwrap_or_default()),
-                _ => Ok(""),
-            }
-        }
-        let mut intern = |s: &str| match interned.get(s) {
-            Some(v) => v.clone(),
-            None => {
-                let v = minijinja::Value::from(s);
-                interned.insert(s.to_owned(), v.clone());
-                v
-            }
-        };
-        let mut st = conn.prepare(sql::REPORT_FACTS)?;
-        let mut q = st.query(params![run_id, grading_as_of])?;
-        while let Some(r) = q.next()? {
-            let value = match text(r, 3)? {
-                "number" => r.get::<_, Option<f64>>(4)?.map(number),
-                "boolean" => r.get::<_, Option<bool>>(5)?.map(|b| b.to_string()),
-                "text" => r.get::<_, Option<String>>(6)?,
-                _ => r.get::<_, Option<String>>(7)?,
-            }
-            .unwrap_or_else(|| "null".into());
-            let micros: i64 = r.get(8)?;
-            let observed_at = times
-                .entry(micros)
-                .or_insert_with(|| {
-                    let t = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
-                    minijinja::Value::from(t.format("%Y-%m-%d %H:%M:%S").to_string())
-                })
-                .clone();
-            let f = Fact { fact: intern(text(r, 1)?), source: intern(text(r, 2)?), value, observed_at };
-            let entity = text(r, 0)?;
-            match facts.get_mut(entity) {
-                Some(v) => v.push(f),
-                None => {
-                    facts.insert(entity.to_owned(), vec![f]);
-                }
-            }
-        }
-    }
-
+    lap("grades, details, rollups, exemptions");
     let mut history = Vec::new();
     {
         let mut st = conn.prepare(sql::REPORT_HISTORY)?;
@@ -471,6 +459,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
+    lap("history");
     let mut errors = Vec::new();
     {
         let mut st = conn.prepare(sql::REPORT_ERRORS)?;
@@ -512,6 +501,7 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
         }
     }
 
+    lap("errors, rejected, sources");
     let migrations = load_migrations(conn, &run)?;
     let roi: Option<crate::roi::Model> = {
         let mut st = conn.prepare(sql::REPORT_ROI_MODEL)?;
@@ -521,6 +511,73 @@ pub fn load(conn: &Connection, run_id: &str, grading_id: Option<&str>) -> Result
             None => None,
         }
     };
+    lap("migrations and ROI");
+    // the facts the pages show: what the checks, the migrations and the ROI model read (a
+    // source may bring many more, which no page shows)
+    let read: Vec<duckdb::types::Value> = checks
+        .iter()
+        .flat_map(|c| c.facts.iter())
+        .chain(migrations.iter().flat_map(|m| m.done_facts.iter()))
+        .map(String::as_str)
+        .chain(roi.iter().flat_map(|m| m.facts()))
+        .collect::<std::collections::BTreeSet<&str>>()
+        .into_iter()
+        .map(|f| duckdb::types::Value::Text(f.to_owned()))
+        .collect();
+    let mut facts: HashMap<String, Vec<Fact>> = HashMap::default();
+    {
+        // names, sources and times repeat across thousands of facts: one shared value each,
+        // read without allocating when already known
+        let mut interned: HashMap<String, minijinja::Value> = HashMap::default();
+        let mut times: HashMap<i64, minijinja::Value> = HashMap::default();
+        fn text<'r>(r: &'r duckdb::Row<'_>, i: usize) -> duckdb::Result<&'r str> {
+            match r.get_ref(i)? {
+                duckdb::types::ValueRef::Text(b) => Ok(std::str::from_utf8(b).unwrap_or_default()),
+                _ => Ok(""),
+            }
+        }
+        let mut intern = |s: &str| match interned.get(s) {
+            Some(v) => v.clone(),
+            None => {
+                let v = minijinja::Value::from(s);
+                interned.insert(s.to_owned(), v.clone());
+                v
+            }
+        };
+        let mut st = conn.prepare(sql::REPORT_FACTS)?;
+        let mut q = st.query(params![run_id, grading_as_of, duckdb::types::Value::List(read)])?;
+        while let Some(r) = q.next()? {
+            let value = match text(r, 3)? {
+                "number" => r.get::<_, Option<f64>>(4)?.map(number),
+                "boolean" => r.get::<_, Option<bool>>(5)?.map(|b| b.to_string()),
+                "text" => r.get::<_, Option<String>>(6)?,
+                _ => r.get::<_, Option<String>>(7)?,
+            }
+            .unwrap_or_else(|| "null".into());
+            let micros: i64 = r.get(8)?;
+            let observed_at = times
+                .entry(micros)
+                .or_insert_with(|| {
+                    let t = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+                    minijinja::Value::from(t.format("%Y-%m-%d %H:%M:%S").to_string())
+                })
+                .clone();
+            let f = Fact { fact: intern(text(r, 1)?), source: intern(text(r, 2)?), value, observed_at };
+            let entity = text(r, 0)?;
+            match facts.get_mut(entity) {
+                Some(v) => v.push(f),
+                None => {
+                    facts.insert(entity.to_owned(), vec![f]);
+                }
+            }
+        }
+    }
+
+    lap("facts");
+    tracing::debug!(
+        laps = %laps.iter().map(|(n, d)| format!("{n} {} ms", d.as_millis())).collect::<Vec<_>>().join(", "),
+        "run read"
+    );
     Ok(RunData {
         roi,
         migrations,

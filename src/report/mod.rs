@@ -28,6 +28,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("scope.html", include_str!("../../templates/scope.html")),
     ("entity.html", include_str!("../../templates/entity.html")),
     ("check_row.html", include_str!("../../templates/check_row.html")),
+    ("component_row.html", include_str!("../../templates/component_row.html")),
     ("check.html", include_str!("../../templates/check.html")),
     ("quality.html", include_str!("../../templates/quality.html")),
     ("index.html", include_str!("../../templates/index.html")),

@@ -255,7 +255,7 @@ pub struct ScopePage {
     /// subdomains, systems of a domain, child groups of a team
     pub children_title: String,
     pub children: Vec<ScopeRow>,
-    pub components: Vec<ComponentRow>,
+    pub components: Rows<ComponentRow>,
     /// what the components list leaves out, if anything
     pub components_note: Option<String>,
     /// subdomains, systems or child groups not listed (beyond INDEX_ROWS)
@@ -344,14 +344,15 @@ impl PartialEq for RowInputs<'_> {
 
 impl Eq for RowInputs<'_> {}
 
-/// An entity page's checks: the rows rendered already, as one HTML text (when the site
-/// renders: each distinct row is rendered once), or the values of each row (view models on
-/// their own, as the goldens show them).
+/// Rows of a table that repeat across pages (an entity page's checks, a scope page's
+/// components): rendered already, as one HTML text (when the site renders: each distinct row
+/// is rendered once and shared), or the values of each row (view models on their own, as
+/// the goldens show them).
 #[derive(Serialize)]
 #[serde(untagged)]
-pub enum Rows {
+pub enum Rows<T> {
     Html(minijinja::Value),
-    Full(Vec<CheckRow>),
+    Full(Vec<T>),
 }
 
 #[derive(Serialize)]
@@ -396,7 +397,7 @@ pub struct EntityPage {
     pub score: String,
     pub coverage: String,
     pub counts: String,
-    pub checks: Rows,
+    pub checks: Rows<CheckRow>,
     pub relations: Vec<RelRow>,
     /// relations beyond the first RELATIONS_SHOWN (a library everyone depends on)
     pub relations_more: usize,
@@ -554,8 +555,10 @@ pub struct Site<'a> {
     /// rendered check rows by what they show (check, outcome, evidence, notes): rows repeat
     /// across pages (booleans, small counts, one observation time per source and run)
     row_cache: std::cell::RefCell<HashMap<RowInputs<'a>, minijinja::Value>>,
-    /// entity → its active exemptions
-    exemptions: HashMap<&'a str, Vec<&'a super::data::Exemption>>,
+    /// component → its row on scope pages (depth 2), rendered
+    component_rows: std::cell::RefCell<HashMap<&'a str, minijinja::Value>>,
+    /// entity → its active exemptions (with their place in the run's list)
+    exemptions: HashMap<&'a str, Vec<(usize, &'a super::data::Exemption)>>,
     /// per page depth: entity ref → its link
     link_cache: std::cell::RefCell<Vec<HashMap<String, Link>>>,
     /// "none", then each level of the ladder
@@ -648,9 +651,9 @@ impl<'a> Site<'a> {
             }
         }
         let check_pos = data.checks.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
-        let mut exemptions: HashMap<&str, Vec<&super::data::Exemption>> = HashMap::default();
-        for x in data.exemptions.iter().filter(|x| x.status == "active") {
-            exemptions.entry(x.entity_ref.as_str()).or_default().push(x);
+        let mut exemptions: HashMap<&str, Vec<(usize, &super::data::Exemption)>> = HashMap::default();
+        for (i, x) in data.exemptions.iter().enumerate().filter(|(_, x)| x.status == "active") {
+            exemptions.entry(x.entity_ref.as_str()).or_default().push((i, x));
         }
         let today =
             chrono::NaiveDate::parse_from_str(data.run.started_at.get(..10).unwrap_or(""), "%Y-%m-%d").unwrap_or(chrono::NaiveDate::MIN);
@@ -691,6 +694,7 @@ impl<'a> Site<'a> {
             parts_cache: Default::default(),
             env: None,
             row_cache: Default::default(),
+            component_rows: Default::default(),
             exemptions,
             badges: std::iter::once(Link(minijinja::Value::from_safe_string("<span class=\"badge level-none\">none</span>".into())))
                 .chain(data.ladder.iter().enumerate().map(|(i, l)| {
@@ -836,6 +840,25 @@ impl<'a> Site<'a> {
             owner: e.and_then(|e| e.owner.as_deref()).map(|o| self.link(root, o)).unwrap_or_else(|| Link::new("–", None)),
             blocking: self.blocking.get(r).map(|b| b.iter().map(|i| self.check_link(root, *i)).collect()).unwrap_or_default(),
         }
+    }
+
+    /// Component rows for scope pages at depth 2, rendered and joined: a component's row is
+    /// the same on its domain's, system's and teams' pages, so it is rendered once. None if
+    /// a row fails to render (the page then renders its rows itself, where the error names it).
+    fn rendered_component_rows(&self, env: &minijinja::Environment<'static>, listed: &[&'a str]) -> Option<String> {
+        let mut html = String::new();
+        let mut cache = self.component_rows.borrow_mut();
+        for r in listed {
+            if let Some(v) = cache.get(r) {
+                html.push_str(v.as_str().unwrap_or_default());
+                continue;
+            }
+            let row = self.component_row("../../", r);
+            let text = env.get_template("component_row.html").and_then(|t| t.render(minijinja::context! { c => &row })).ok()?;
+            html.push_str(&text);
+            cache.insert(r, minijinja::Value::from_safe_string(text));
+        }
+        Some(html)
     }
 
     /// Next-level checks over some components, ranked by how many components fixing each
@@ -1072,16 +1095,18 @@ impl<'a> Site<'a> {
                 ("Child groups".into(), kids, listed)
             }
         };
-        listed.sort_by(|a, b| {
-            let la = d.grades.get(*a).map(|g| g.level_index).unwrap_or(-1);
-            let lb = d.grades.get(*b).map(|g| g.level_index).unwrap_or(-1);
-            la.cmp(&lb).then(a.cmp(b))
-        });
+        listed.sort_by_cached_key(|r| (d.grades.get(*r).map(|g| g.level_index).unwrap_or(-1), *r));
         // long lists stay readable (and pages under 200 KB): the lowest levels first, the rest
         // counted; a team's child groups' components are on their own pages
         let listed_len = listed.len();
         listed.truncate(TEAM_ROWS);
-        let components: Vec<ComponentRow> = listed.iter().map(|r| self.component_row(&root, r)).collect();
+        let components = match (self.env, root == "../../") {
+            (Some(env), true) => match self.rendered_component_rows(env, &listed) {
+                Some(html) => Rows::Html(minijinja::Value::from_safe_string(html)),
+                None => Rows::Full(listed.iter().map(|r| self.component_row(&root, r)).collect()),
+            },
+            _ => Rows::Full(listed.iter().map(|r| self.component_row(&root, r)).collect()),
+        };
         let (elsewhere, cut) = if scope == "domain" { (0, 0) } else { (members.len() - listed_len, listed_len - listed.len()) };
         let mut notes = Vec::new();
         if elsewhere > 0 {
@@ -1094,15 +1119,17 @@ impl<'a> Site<'a> {
         let children_more = children.len().saturating_sub(INDEX_ROWS);
         let mut children = children;
         children.truncate(INDEX_ROWS);
-        let member_set: BTreeSet<&str> = members.iter().copied().collect();
         let horizon = self.today + chrono::Duration::days(EXPIRING_DAYS);
-        let expiring = d
-            .exemptions
+        // the members' active exemptions, in the run's order
+        let mut expiring: Vec<(usize, &super::data::Exemption)> = members
             .iter()
-            .filter(|x| x.status == "active" && member_set.contains(x.entity_ref.as_str()))
-            .filter(|x| chrono::NaiveDate::parse_from_str(&x.expires, "%Y-%m-%d").map(|t| t <= horizon).unwrap_or(false))
-            .map(|x| self.exemption_row(&root, x))
+            .flat_map(|m| self.exemptions.get(m).map(Vec::as_slice).unwrap_or(&[]))
+            .filter(|(_, x)| chrono::NaiveDate::parse_from_str(&x.expires, "%Y-%m-%d").map(|t| t <= horizon).unwrap_or(false))
+            .copied()
             .collect();
+        expiring.sort_by_key(|(i, _)| *i);
+        expiring.dedup_by_key(|(i, _)| *i);
+        let expiring = expiring.into_iter().map(|(_, x)| self.exemption_row(&root, x)).collect();
         let diagram = (scope == "system" && !members.is_empty()).then(|| self.system_diagram(&root, &e.entity_ref));
         let owner = if scope == "team" { None } else { e.owner.as_deref().map(|o| self.link(&root, o)) };
         let parent = self.parent.get(&e.entity_ref).map(|p| self.link(&root, p));
@@ -1231,7 +1258,7 @@ impl<'a> Site<'a> {
         let root = base.root.clone();
         let g = d.grades.get(&e.entity_ref);
         let facts: &[super::data::Fact] = d.facts.get(&e.entity_ref).map(Vec::as_slice).unwrap_or(&[]);
-        let exemptions: &[&super::data::Exemption] = self.exemptions.get(e.entity_ref.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let exemptions: &[(usize, &super::data::Exemption)] = self.exemptions.get(e.entity_ref.as_str()).map(Vec::as_slice).unwrap_or(&[]);
         let details = d.details.get(&e.entity_ref);
         // blocking first, then by level, then as defined
         let mut order: Vec<(u8, i64, usize, u8)> = Vec::new();
@@ -1257,7 +1284,7 @@ impl<'a> Site<'a> {
                 reads: &c.facts,
                 facts,
                 detail: details.and_then(|m| m.get(&c.id)),
-                exemption: exemptions.iter().find(|x| x.check_id == c.id).copied(),
+                exemption: exemptions.iter().find(|(_, x)| x.check_id == c.id).map(|(_, x)| *x),
             }
         });
         // rows are rendered once per distinct content and shared between the pages of one

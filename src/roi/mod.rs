@@ -42,6 +42,17 @@ pub struct Model {
     pub health_fact: String,
 }
 
+/// The CodeScene facts giving how many hotspots a component has, and how many of them are red.
+pub const HOTSPOTS_FACT: &str = "codescene.hotspots";
+pub const RED_HOTSPOTS_FACT: &str = "codescene.red_hotspots";
+
+impl Model {
+    /// Every fact the model reads.
+    pub fn facts(&self) -> [&str; 4] {
+        [&self.change_fact, &self.health_fact, HOTSPOTS_FACT, RED_HOTSPOTS_FACT]
+    }
+}
+
 impl Default for Model {
     fn default() -> Self {
         Model {

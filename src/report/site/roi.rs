@@ -115,8 +115,8 @@ impl Site<'_> {
         for e in d.entities.iter().filter(|e| e.kind.eq_ignore_ascii_case("component")) {
             let changes = num(&e.entity_ref, &m.change_fact);
             let health = num(&e.entity_ref, &m.health_fact);
-            let hotspots = num(&e.entity_ref, "codescene.hotspots");
-            let red = num(&e.entity_ref, "codescene.red_hotspots");
+            let hotspots = num(&e.entity_ref, crate::roi::HOTSPOTS_FACT);
+            let red = num(&e.entity_ref, crate::roi::RED_HOTSPOTS_FACT);
             let inputs = Inputs {
                 changes: changes.as_ref().map(|x| x.0),
                 health: health.as_ref().map(|x| x.0),
