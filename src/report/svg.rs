@@ -217,20 +217,17 @@ pub fn neighbourhood(center: &Node, inbound: &[(Node, String)], outbound: &[(Nod
         let total = n as i64 * (nh + gap) - gap;
         (height - total) / 2 + i as i64 * (nh + gap)
     };
-    for (i, (_, rel)) in inbound.iter().enumerate() {
-        let y = col_y(i, inbound.len()) + nh / 2;
-        let _ = write!(out, "<line x1=\"{nw}\" y1=\"{y}\" x2=\"{cx}\" y2=\"{}\"><title>{}</title></line>", cy + nh / 2, esc(rel));
-    }
-    for (i, (_, rel)) in outbound.iter().enumerate() {
-        let y = col_y(i, outbound.len()) + nh / 2;
-        let _ = write!(
-            out,
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{y}\"><title>{}</title></line>",
-            cx + nw,
-            cy + nh / 2,
-            cx + nw + gx,
-            esc(rel)
-        );
+    // the edges as one path (each node's title names its relation, and the list under the
+    // diagram names them all): a line element per edge made a busy component's page heavier
+    if !inbound.is_empty() || !outbound.is_empty() {
+        out.push_str("<path class=\"edges\" d=\"");
+        for i in 0..inbound.len() {
+            let _ = write!(out, "M{nw} {}L{cx} {}", col_y(i, inbound.len()) + nh / 2, cy + nh / 2);
+        }
+        for i in 0..outbound.len() {
+            let _ = write!(out, "M{} {}L{} {}", cx + nw, cy + nh / 2, cx + nw + gx, col_y(i, outbound.len()) + nh / 2);
+        }
+        out.push_str("\"/>");
     }
     for (i, (n, rel)) in inbound.iter().enumerate() {
         node_svg(&mut out, n, 0, col_y(i, inbound.len()), nw, nh, &format!(" ({rel})"));
@@ -276,13 +273,17 @@ pub fn layered(nodes: &[Node], edges: &[(usize, usize)]) -> String {
     let mut out = format!(
         "<svg class=\"graph\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{n} components and their dependencies\">"
     );
+    let mut d = String::new();
     for &(a, b) in edges {
         if a == b {
             continue;
         }
         let (ax, ay) = xy(a);
         let (bx, by) = xy(b);
-        let _ = write!(out, "<line x1=\"{}\" y1=\"{}\" x2=\"{bx}\" y2=\"{}\"/>", ax + nw, ay + nh / 2, by + nh / 2);
+        let _ = write!(d, "M{} {}L{bx} {}", ax + nw, ay + nh / 2, by + nh / 2);
+    }
+    if !d.is_empty() {
+        let _ = write!(out, "<path class=\"edges\" d=\"{d}\"/>");
     }
     for (i, node) in nodes.iter().enumerate() {
         let (x, y) = xy(i);
@@ -313,6 +314,22 @@ mod tests {
         assert!(!s.contains("\"onmouseover"), "{s}");
         let b = stacked_bar(&[Segment { label: "<b>", count: 2, color: "#111" }, Segment { label: "x", count: 0, color: "#222" }], 100, 10);
         assert!(b.contains("&lt;b&gt;: 2") && !b.contains("x: 0"), "{b}");
+    }
+
+    #[test]
+    fn a_neighbourhood_draws_one_edge_per_relation_into_and_out_of_the_centre() {
+        let node = |l: &str| Node { label: l.into(), href: None, class: "l0" };
+        let s = neighbourhood(
+            &node("c"),
+            &[(node("a"), "dependencyOf".into()), (node("b"), "apiConsumedBy".into())],
+            &[(node("d"), "dependsOn".into())],
+        );
+        let d = s.split("<path class=\"edges\" d=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+        // two rows: 82 high, the centre at y 41; inbound from x 170 to 230, outbound 400 to 460
+        assert_eq!(d, "M170 23L230 41M170 59L230 41M400 41L460 41", "{s}");
+        assert!(s.contains("<title>a (dependencyOf)</title>") && s.contains("<title>d (dependsOn)</title>"), "{s}");
+        // no relation: no edges
+        assert!(!neighbourhood(&node("c"), &[], &[]).contains("<path"));
     }
 
     #[test]
