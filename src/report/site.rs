@@ -551,7 +551,6 @@ pub struct Site<'a> {
     parts_cache: std::cell::RefCell<Vec<HashMap<String, (std::rc::Rc<str>, Option<std::rc::Rc<str>>)>>>,
     /// the templates, when rows are rendered once and shared (None: every row in its page)
     pub env: Option<&'a minijinja::Environment<'static>>,
-    /// (check, outcome code) → the rendered row of a check that reads no fact
     /// rendered check rows by what they show (check, outcome, evidence, notes): rows repeat
     /// across pages (booleans, small counts, one observation time per source and run)
     row_cache: std::cell::RefCell<HashMap<RowInputs<'a>, minijinja::Value>>,
@@ -922,8 +921,7 @@ impl<'a> Site<'a> {
             .collect()
     }
 
-    /// Every page of the site.
-    /// Every page, in memory (tests, goldens).
+    /// Every page of the site, in memory (tests, goldens).
     pub fn pages(&self) -> Vec<Page> {
         let mut pages = Vec::new();
         let _ = self.each_page(&mut |p| {
