@@ -268,7 +268,7 @@ struct OneThread<'c> {
 
 impl<'c> OneThread<'c> {
     fn set(conn: &'c Connection) -> OneThread<'c> {
-        let threads = conn.query_row("select current_setting('threads')::bigint", [], |r| r.get(0)).ok();
+        let threads = conn.query_row(sql::REPORT_THREADS, [], |r| r.get(0)).ok();
         if threads.is_some_and(|t: i64| t > 1) {
             let _ = conn.execute_batch("set threads = 1");
         }

@@ -127,6 +127,7 @@ pub const REPORT_ERRORS: &str = include_str!("../../sql/report/errors.sql");
 pub const REPORT_REJECTED: &str = include_str!("../../sql/report/rejected.sql");
 pub const REPORT_EXEMPTIONS: &str = include_str!("../../sql/report/exemptions.sql");
 pub const REPORT_SOURCES: &str = include_str!("../../sql/report/sources.sql");
+pub const REPORT_THREADS: &str = include_str!("../../sql/report/threads.sql");
 
 // Exports (`sql/export/`): catalog.json, tables, OpenMetrics, Alertmanager.
 pub const EXPORT_CATALOG: &str = include_str!("../../sql/export/catalog.sql");
