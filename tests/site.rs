@@ -415,3 +415,35 @@ fn long_lists_are_cut_with_a_count_so_no_page_grows_past_its_budget() {
         assert!(n <= 200 * 1024, "{} is {n} bytes", f.display());
     }
 }
+
+#[test]
+fn an_entity_page_shows_the_latest_observation_of_each_fact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = demo_pipeline(tmp.path());
+    // two more observations of a fact a check reads: one newer than the demo's (06:00), one older
+    let extra = tmp.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(
+        extra.join("base-image.ndjson"),
+        concat!(
+            r#"{"entity":"component:default/route-optimizer","fact":"runtime.base_image_age_days","value":300,"observed_at":"2026-11-29T06:00:00Z"}"#,
+            "\n",
+            r#"{"entity":"component:default/route-optimizer","fact":"runtime.base_image_age_days","value":7,"observed_at":"2026-11-30T07:00:00Z"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let demo_facts = format!("{}/", repo().join("pipelines/demo/facts").display());
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(&format!("paths: [{demo_facts}]")), "{text}");
+    std::fs::write(&p, text.replace(&format!("paths: [{demo_facts}]"), &format!("paths: [{demo_facts}, {}/]", extra.display()))).unwrap();
+    let (code, _, stderr) = run_json(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = std::fs::read_to_string(tmp.path().join("out/site/component/default/route-optimizer.html")).unwrap();
+    let shown: Vec<&str> =
+        page.split("<div>runtime.base_image_age_days = ").skip(1).map(|s| s.split("</small>").next().unwrap_or("")).collect();
+    assert!(!shown.is_empty(), "{page}");
+    for s in shown {
+        assert!(s.starts_with("7 <small>") && s.ends_with("2026-11-30 07:00:00"), "the latest observation, not {s:?}");
+    }
+}

@@ -718,3 +718,20 @@ pub fn load_migrations(conn: &Connection, run: &RunInfo) -> Result<Vec<Migration
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_reads_on_one_thread_and_puts_the_setting_back() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("set threads = 3").unwrap();
+        let threads = |c: &Connection| -> i64 { c.query_row(sql::REPORT_THREADS, [], |r| r.get(0)).unwrap() };
+        {
+            let _one = OneThread::set(&conn);
+            assert_eq!(threads(&conn), 1);
+        }
+        assert_eq!(threads(&conn), 3);
+    }
+}
