@@ -447,3 +447,26 @@ fn an_entity_page_shows_the_latest_observation_of_each_fact() {
         assert!(s.starts_with("7 <small>") && s.ends_with("2026-11-30 07:00:00"), "the latest observation, not {s:?}");
     }
 }
+
+/// The site benchmark on a small generated organisation: every page is written once, a second
+/// render rewrites none, and the page budgets hold (the figures at 10,000 components are in
+/// the README).
+#[test]
+fn the_site_benchmark_renders_a_generated_organisation_within_its_budgets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = echo_health::synth::Options { components: 300, teams: 20, domains: 6, seed: 3 };
+    let packs = vec![
+        repo().join("pipelines/checks/default/catalog.yaml"),
+        repo().join("pipelines/checks/default/signals.yaml"),
+        repo().join("pipelines/demo/checks.yaml"),
+    ];
+    let r = echo_health::bench::bench_site(tmp.path(), &opts, &packs).unwrap();
+    assert!(r.pages > 300, "{} pages", r.pages);
+    // every page and the two assets written into the new folder, none again
+    assert_eq!(r.written, r.pages + 2);
+    assert_eq!(r.second_written, 0);
+    assert!(r.largest_component_bytes > 0 && r.largest_component_bytes <= 14_000, "{}", r.largest_component_bytes);
+    assert!(r.css_bytes > 0 && r.css_bytes <= 10 * 1024, "{}", r.css_bytes);
+    assert!(r.largest_bytes <= 200 * 1024, "{} is {} bytes", r.largest_page, r.largest_bytes);
+    assert!(r.render_cpu_s > 0.0 && r.load_cpu_s <= r.render_cpu_s);
+}
