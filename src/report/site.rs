@@ -824,7 +824,7 @@ impl<'a> Site<'a> {
             bar: ro.map(|ro| self.bar(&ro.levels, 120)).unwrap_or_else(|| self.bar(&BTreeMap::new(), 120)).into(),
             mean_score: pct(ro.and_then(|r| r.mean_score)),
             mean_coverage: pct(ro.and_then(|r| r.mean_coverage)),
-            trend: delta(&t).unwrap_or_default(),
+            trend: delta(&t).unwrap_or_else(|| "–".into()),
         }
     }
 

@@ -95,16 +95,18 @@ pub fn stacked_bar(segments: &[Segment], width: u32, height: u32) -> String {
     out
 }
 
-/// A line of values in 0..=1 over runs (oldest first), with its points titled.
+/// A line of shares in 0..=1 over runs (oldest first), drawn and labelled as percentages,
+/// with its points titled.
 pub fn trend(points: &[(String, Option<f64>)], width: u32, height: u32) -> String {
-    let (pad_l, pad_r, pad_t, pad_b) = (28.0, 8.0, 8.0, 18.0);
+    let (pad_l, pad_r, pad_t, pad_b) = (36.0, 8.0, 8.0, 18.0);
     let w = width as f64 - pad_l - pad_r;
     let h = height as f64 - pad_t - pad_b;
     let mut out = format!(
-        "<svg class=\"trend\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"trend over {} runs\">",
-        points.len()
+        "<svg class=\"trend\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"trend over {} run{}\">",
+        points.len(),
+        if points.len() == 1 { "" } else { "s" }
     );
-    for (v, label) in [(0.0, "0"), (0.5, ".5"), (1.0, "1")] {
+    for (v, label) in [(0.0, "0%"), (0.5, "50%"), (1.0, "100%")] {
         let y = pad_t + h - v * h;
         let _ = write!(
             out,
@@ -129,11 +131,11 @@ pub fn trend(points: &[(String, Option<f64>)], width: u32, height: u32) -> Strin
         if let Some(v) = v {
             let _ = write!(
                 out,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#2b6cb0\"><title>{}: {:.2}</title></circle>",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#2b6cb0\"><title>{}: {:.0}%</title></circle>",
                 x_of(i),
                 pad_t + h - v.clamp(0.0, 1.0) * h,
                 esc(label),
-                v
+                v * 100.0
             );
         }
     }
@@ -343,9 +345,12 @@ mod tests {
     }
 
     #[test]
-    fn trend_scales_values_between_zero_and_one() {
-        let s = trend(&[("a".into(), Some(0.0)), ("b".into(), None), ("c".into(), Some(1.0))], 200, 60);
-        assert!(s.contains("M28.0,42.0 L192.0,8.0"), "{s}");
+    fn trend_scales_values_between_zero_and_one_and_labels_them_as_percentages() {
+        let s = trend(&[("a".into(), Some(0.0)), ("b".into(), None), ("c".into(), Some(0.6))], 200, 60);
+        // the missing run is skipped, not drawn as zero
+        assert!(s.contains("M36.0,42.0 L192.0,21.6"), "{s}");
+        assert!(s.contains(">100%</text>") && s.contains(">50%</text>"), "{s}");
+        assert!(s.contains("<title>c: 60%</title>"), "{s}");
     }
 }
 
