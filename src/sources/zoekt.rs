@@ -8,7 +8,8 @@
 //!   no match limits (`ShardMaxMatchCount`, `TotalMaxMatchCount` 0) so counts are complete,
 //!   and `MaxWallTime` (nanoseconds) from the source's timeout. Answers: `{"Result": {...stats,
 //!   "Files": [...] | null}}`; errors `{"Error": "..."}` with 400/405/500.
-//! - **Counting**: matching lines (`LineMatches`, what Zoekt's `MatchCount` counts) and files,
+//! - **Counting**: matching lines (`LineMatches`, what Zoekt's `MatchCount` counts; from a
+//!   server that answers `ChunkMatches`, the distinct lines their ranges cover) and files,
 //!   per repository. A result with `FilesSkipped`, `ShardsSkipped` or `Crashes` is incomplete:
 //!   nothing is stored for that query (never a smaller count) and the run records why.
 //! - **Mapping**: a component's repository comes from `github.com/project-slug` (through
@@ -225,13 +226,7 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
         for f in result.get("Files").and_then(Value::as_array).into_iter().flatten() {
             let repo = f.get("Repository").and_then(Value::as_str).unwrap_or_default().to_owned();
             let file = f.get("FileName").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let lines = f
-                .get("LineMatches")
-                .and_then(Value::as_array)
-                .map(|l| l.len() as u64)
-                .or_else(|| f.get("ChunkMatches").and_then(Value::as_array).map(|c| c.len() as u64))
-                .unwrap_or(0)
-                .max(1);
+            let lines = matching_lines(f).max(1);
             *matches.entry(repo).or_default().entry(file).or_default() += lines;
         }
         // attribute: per component its lines and files
@@ -302,9 +297,62 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
     out
 }
 
+/// The matching lines of a file match: its `LineMatches` (one per line, as Zoekt's
+/// `MatchCount` counts them), or, from a server that answers `ChunkMatches`, the distinct
+/// lines its match ranges cover (a chunk holds several lines and a line several ranges), so
+/// the fact means the same whichever shape the server sends. A match in the file name counts
+/// as one line either way.
+fn matching_lines(f: &Value) -> u64 {
+    if let Some(l) = f.get("LineMatches").and_then(Value::as_array) {
+        return l.len() as u64;
+    }
+    let Some(chunks) = f.get("ChunkMatches").and_then(Value::as_array) else { return 0 };
+    let line = |loc: &Value, key: &str| loc.get(key).and_then(Value::as_u64);
+    let mut lines = std::collections::BTreeSet::new();
+    let mut names = 0;
+    for c in chunks {
+        if c.get("FileName").and_then(Value::as_bool) == Some(true) {
+            names += 1;
+            continue;
+        }
+        for r in c.get("Ranges").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(start), Some(end)) = (r.get("Start"), r.get("End")) else { continue };
+            let Some(first) = line(start, "LineNumber") else { continue };
+            let mut last = line(end, "LineNumber").unwrap_or(first).max(first);
+            // a range that ends just after a newline ends at column 1 of the next line
+            if last > first && line(end, "Column") == Some(1) {
+                last -= 1;
+            }
+            lines.extend(first..=last);
+        }
+    }
+    lines.len() as u64 + names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_matches_count_the_distinct_lines_their_ranges_cover() {
+        let loc = |line: u64, col: u64| json!({"ByteOffset": 0, "LineNumber": line, "Column": col});
+        let range = |a: (u64, u64), b: (u64, u64)| json!({"Start": loc(a.0, a.1), "End": loc(b.0, b.1)});
+        let f = json!({"FileName": "a.go", "ChunkMatches": [
+            // two matches on line 3 and one on line 4 in one chunk: two lines
+            {"Content": "", "ContentStart": loc(3, 1), "FileName": false,
+             "Ranges": [range((3, 2), (3, 5)), range((3, 9), (3, 12)), range((4, 1), (4, 3))]},
+            // a match over lines 10-12 ending with the newline of line 12
+            {"Content": "", "ContentStart": loc(10, 1), "FileName": false, "Ranges": [range((10, 4), (13, 1))]},
+            // line 4 again, from another chunk: not counted twice
+            {"Content": "", "ContentStart": loc(4, 1), "FileName": false, "Ranges": [range((4, 5), (4, 6))]},
+            // a match in the path
+            {"Content": "", "ContentStart": loc(1, 1), "FileName": true, "Ranges": [range((1, 1), (1, 4))]}
+        ]});
+        assert_eq!(matching_lines(&f), 2 + 3 + 1);
+        let lm = json!({"LineMatches": [{"LineNumber": 3}, {"LineNumber": 4}]});
+        assert_eq!(matching_lines(&lm), 2);
+        assert_eq!(matching_lines(&json!({"FileName": "x"})), 0);
+    }
 
     fn comp(annotations: &[(&str, &str)]) -> Component {
         Component {
