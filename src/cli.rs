@@ -361,20 +361,20 @@ pub fn run() -> Result<ExitCode> {
         }
         Command::Schedule { pipelines, once, utc_offset, time_zone } => match (utc_offset, time_zone) {
             (Some(offset), _) => match offset.parse::<chrono::FixedOffset>() {
-                Ok(tz) => schedule(&pipelines, once, tz),
+                Ok(tz) => schedule(&pipelines, once, Zone::Fixed(tz)),
                 Err(_) => {
                     eprintln!("--utc-offset {offset:?} is not an offset like +02:00");
                     Ok(ExitCode::from(2))
                 }
             },
             (None, Some(name)) => match name.parse::<chrono_tz::Tz>() {
-                Ok(tz) => schedule(&pipelines, once, tz),
+                Ok(tz) => schedule(&pipelines, once, Zone::Named(tz)),
                 Err(_) => {
                     eprintln!("--time-zone {name:?} is not an IANA time zone name (like Europe/Berlin)");
                     Ok(ExitCode::from(2))
                 }
             },
-            (None, None) => schedule(&pipelines, once, chrono::Utc),
+            (None, None) => schedule(&pipelines, once, Zone::Fixed(chrono::FixedOffset::east_opt(0).expect("UTC is an offset"))),
         },
         Command::Prune { pipeline, dry_run, today } => {
             let p = match config::load(&pipeline) {
@@ -1258,12 +1258,38 @@ extern "C" fn on_stop_signal(_: libc::c_int) {
     STOP.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-struct Job<Z: chrono::TimeZone> {
+/// The zone a pipeline's cron expression is read in.
+#[derive(Clone, Copy)]
+enum Zone {
+    Fixed(chrono::FixedOffset),
+    /// a named zone: slots follow daylight saving
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// The first slot of `cron` after `from` (or at it, with `inclusive`), with the zone's
+    /// offset at that slot.
+    fn next(
+        &self,
+        cron: &croner::Cron,
+        from: chrono::DateTime<chrono::FixedOffset>,
+        inclusive: bool,
+    ) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        match self {
+            Zone::Fixed(o) => cron.find_next_occurrence(&from.with_timezone(o), inclusive).ok().map(|d| d.fixed_offset()),
+            Zone::Named(tz) => cron.find_next_occurrence(&from.with_timezone(tz), inclusive).ok().map(|d| d.fixed_offset()),
+        }
+    }
+}
+
+struct Job {
     path: PathBuf,
     name: String,
     database: PathBuf,
     cron: croner::Cron,
-    next: chrono::DateTime<Z>,
+    zone: Zone,
+    /// the next slot, with its zone's offset then (instants compare across offsets)
+    next: chrono::DateTime<chrono::FixedOffset>,
 }
 
 fn log_line(msg: &str) {
@@ -1272,7 +1298,7 @@ fn log_line(msg: &str) {
 }
 
 /// Runs one pipeline file as `run` does, a panic caught and reported as a failure.
-fn scheduled_run<Z: chrono::TimeZone>(job: &Job<Z>) -> u8 {
+fn scheduled_run(job: &Job) -> u8 {
     log_line(&format!("start {} ({})", job.name, job.path.display()));
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_run(&job.path, Format::Text, None, None, false))) {
         Ok(Ok(code)) => {
@@ -1297,14 +1323,10 @@ fn scheduled_run<Z: chrono::TimeZone>(job: &Job<Z>) -> u8 {
     code
 }
 
-/// The scheduler, with cron expressions read in `tz` (a fixed offset, a named zone with
-/// daylight saving, or UTC).
-fn schedule<Z>(paths: &[PathBuf], once: bool, tz: Z) -> Result<ExitCode>
-where
-    Z: chrono::TimeZone + Copy,
-    Z::Offset: std::fmt::Display + Copy,
-{
-    let now = chrono::Utc::now().with_timezone(&tz);
+/// The scheduler. Each pipeline's cron expression is read in its `schedule_time_zone`, or
+/// else in `default_zone` (the command line's: a fixed offset, a named zone, or UTC).
+fn schedule(paths: &[PathBuf], once: bool, default_zone: Zone) -> Result<ExitCode> {
+    let now = chrono::Utc::now().fixed_offset();
     let mut jobs = Vec::new();
     for path in paths {
         let p = match config::load(path) {
@@ -1316,20 +1338,22 @@ where
             return Ok(ExitCode::from(2));
         };
         let cron = croner::Cron::new(&expr).parse().map_err(|e| anyhow::anyhow!("{}: schedule {expr:?}: {e}", path.display()))?;
+        let zone = p.schedule_time_zone.map(Zone::Named).unwrap_or(default_zone);
         // --once: due when a slot passed since the last run started (or it never ran)
         let from = if once {
             let store = echo_health::store::Store::open(&p.database)?;
             let last: Option<chrono::NaiveDateTime> =
                 store.conn().query_row(sql::LAST_RUN_START, [&p.name], |r| r.get(0)).context("reading the last run")?;
             match last {
-                Some(t) => t.and_utc().with_timezone(&tz),
+                Some(t) => t.and_utc().fixed_offset(),
                 None => now - chrono::Duration::days(3660),
             }
         } else {
             now
         };
-        let next = cron.find_next_occurrence(&from, false).map_err(|e| anyhow::anyhow!("{}: no next slot: {e}", path.display()))?;
-        jobs.push(Job { path: path.clone(), name: p.name.clone(), database: p.database.clone(), cron, next });
+        let next =
+            zone.next(&cron, from, false).ok_or_else(|| anyhow::anyhow!("{}: schedule {expr:?} has no next slot", path.display()))?;
+        jobs.push(Job { path: path.clone(), name: p.name.clone(), database: p.database.clone(), cron, zone, next });
     }
     if once {
         let mut worst = 0u8;
@@ -1355,7 +1379,7 @@ where
             return Ok(ExitCode::SUCCESS);
         }
         let Some(i) = (0..jobs.len()).min_by_key(|i| jobs[*i].next) else { return Ok(ExitCode::SUCCESS) };
-        let now = chrono::Utc::now().with_timezone(&tz);
+        let now = chrono::Utc::now().fixed_offset();
         if jobs[i].next > now {
             let wait = (jobs[i].next - now).to_std().unwrap_or_default().min(std::time::Duration::from_millis(250));
             std::thread::sleep(wait);
@@ -1363,15 +1387,16 @@ where
         }
         // one run at a time: the others wait; slots that pass meanwhile are skipped, logged
         scheduled_run(&jobs[i]);
-        let after = chrono::Utc::now().with_timezone(&tz);
+        let after = chrono::Utc::now().fixed_offset();
         // its slots that passed while it ran are skipped (never started twice); another
         // pipeline whose slot came meanwhile runs next, late
         let j = &mut jobs[i];
         let mut skipped = 0;
-        let mut next = j.cron.find_next_occurrence(&j.next, false).unwrap_or(after + chrono::Duration::days(3650));
+        let never = after + chrono::Duration::days(3650);
+        let mut next = j.zone.next(&j.cron, j.next, false).unwrap_or(never);
         while next <= after {
             skipped += 1;
-            next = j.cron.find_next_occurrence(&next, false).unwrap_or(after + chrono::Duration::days(3650));
+            next = j.zone.next(&j.cron, next, false).unwrap_or(never);
         }
         if skipped > 0 {
             log_line(&format!("skipped {skipped} slot(s) of {}: its run was still going", j.name));

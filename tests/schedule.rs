@@ -97,3 +97,29 @@ fn schedules_follow_a_named_time_zone_through_daylight_saving() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Mars/Olympus"));
 }
+
+#[test]
+fn a_pipeline_s_own_time_zone_wins_over_the_scheduler_s() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline(tmp.path(), "weekly", Some("0 6 * * 1"));
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("schedule: \"0 6 * * 1\"\n", "schedule: \"0 6 * * 1\"\nschedule_time_zone: America/New_York\n"))
+        .unwrap();
+    let out = common::bin().args(["schedule", p.to_str().unwrap(), "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // New York's Monday 06:00 after its switch, whatever zone the scheduler was given
+    let berlin = ["--time-zone", "Europe/Berlin"];
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-03-12 12:00:00", &berlin), "2027-03-15T06:00:00-04:00");
+    assert_eq!(next_slot_after(tmp.path(), &p, "2027-03-12 12:00:00", &[]), "2027-03-15T06:00:00-04:00");
+    // a pipeline without one still follows the scheduler's
+    let q = pipeline(&tmp.path().join("other"), "weekly", Some("0 6 * * 1"));
+    common::bin().args(["schedule", q.to_str().unwrap(), "--once"]).output().unwrap();
+    assert_eq!(next_slot_after(&tmp.path().join("other"), &q, "2027-03-12 12:00:00", &berlin), "2027-03-15T06:00:00+01:00");
+    // an unknown zone in the file is refused with its file and line, before anything runs
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("America/New_York", "Mars/Olympus")).unwrap();
+    let out = common::bin().args(["schedule", p.to_str().unwrap(), "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("weekly.yaml:3") && err.contains("Mars/Olympus"), "{err}");
+}

@@ -68,6 +68,9 @@ pub struct Pipeline {
     pub name: String,
     /// Optional 5-field cron expression (`0 6 * * 1`), validated.
     pub schedule: Option<String>,
+    /// The IANA time zone `schedule` is read in (`Europe/Berlin`), when the pipeline names
+    /// one; otherwise the scheduler's (`--time-zone`, `--utc-offset`, UTC).
+    pub schedule_time_zone: Option<chrono_tz::Tz>,
     /// The DuckDB file (absolute).
     pub database: PathBuf,
     /// Output folder for exports and the site (absolute).
@@ -554,6 +557,19 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
             );
         }
     }
+    let schedule_time_zone = root.string("schedule_time_zone", &mut errs).and_then(|z| match z.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            errs.push(
+                root.node.key_line(&["schedule_time_zone"]).unwrap_or(1),
+                format!("schedule_time_zone \"{z}\" is not an IANA time zone name (like Europe/Berlin or UTC)"),
+            );
+            None
+        }
+    });
+    if schedule_time_zone.is_some() && schedule.is_none() {
+        errs.push(root.node.key_line(&["schedule_time_zone"]).unwrap_or(1), "schedule_time_zone needs a schedule".into());
+    }
     let database = root.string("database", &mut errs);
     let output = root.string("output", &mut errs);
     let mut catalog = Vec::new();
@@ -879,7 +895,23 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         errs.push(node.line, "catalog must list at least one catalog source".into());
     }
     root.finish(
-        &["name", "schedule", "database", "output", "catalog", "facts", "tolerances", "exports", "reports", "grading", "migrations"],
+        &[
+            "name",
+            "schedule",
+            "schedule_time_zone",
+            "database",
+            "output",
+            "catalog",
+            "facts",
+            "tolerances",
+            "exports",
+            "reports",
+            "grading",
+            "migrations",
+            "migration_exemptions",
+            "retention",
+            "roi",
+        ],
         &mut errs,
     );
     if !errs.list.is_empty() {
@@ -900,6 +932,7 @@ pub fn parse(text: &str, shown: &str, file: &Path) -> Result<Pipeline, ConfigErr
         dir,
         name,
         schedule,
+        schedule_time_zone,
         database,
         output,
         catalog,
@@ -946,5 +979,20 @@ mod tests {
         assert!(text.contains("\"ftp\""), "{text}");
         assert!(text.contains("p.yaml:10: tolerances.max_rejected_descriptors"), "{text}");
         assert_eq!(lines.len(), 6, "{text}");
+        // the allowed keys named are every key a pipeline takes
+        assert!(text.contains("retention, roi, schedule, schedule_time_zone"), "{text}");
+    }
+
+    #[test]
+    fn a_schedule_time_zone_is_an_iana_name_and_needs_a_schedule() {
+        let ok =
+            parse_str("name: p\nschedule: \"0 6 * * 1\"\nschedule_time_zone: Europe/Berlin\ncatalog:\n  - type: files\n    paths: [a]\n")
+                .unwrap();
+        assert_eq!(ok.schedule_time_zone, Some(chrono_tz::Europe::Berlin));
+        let text =
+            parse_str("name: p\nschedule_time_zone: Europe/Berln\ncatalog:\n  - type: files\n    paths: [a]\n").unwrap_err().to_string();
+        assert!(text.contains("p.yaml:2: schedule_time_zone \"Europe/Berln\" is not an IANA time zone"), "{text}");
+        let text = parse_str("name: p\nschedule_time_zone: UTC\ncatalog:\n  - type: files\n    paths: [a]\n").unwrap_err().to_string();
+        assert!(text.contains("p.yaml:2: schedule_time_zone needs a schedule"), "{text}");
     }
 }
