@@ -21,11 +21,20 @@ fn recent() -> String {
 }
 
 fn fake_codescene(auth: &'static str) -> (u16, Arc<AtomicUsize>) {
+    let (port, requests, _) = fake_codescene_with_analyses(auth);
+    (port, requests)
+}
+
+/// The fake, with a handle that makes project 202 finish a new analysis (id 18, one hotspot
+/// on one page) when set to 1.
+fn fake_codescene_with_analyses(auth: &'static str) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let requests = Arc::new(AtomicUsize::new(0));
+    let analysis = Arc::new(AtomicUsize::new(0));
     let (recent, old) = (recent(), (chrono::Utc::now() - chrono::Duration::days(90)).format("%Y-%m-%dT00:00:00Z").to_string());
-    let r2 = requests.clone();
+    let (r2, a2) = (requests.clone(), analysis.clone());
     let (port, _) = serve(Arc::new(move |r: &Request| {
         r2.fetch_add(1, Ordering::SeqCst);
+        let newer = a2.load(Ordering::SeqCst) == 1;
         if r.method != "GET" {
             return (405, json!({"error": "method not allowed"}).to_string());
         }
@@ -48,10 +57,17 @@ fn fake_codescene(auth: &'static str) -> (u16, Arc<AtomicUsize>) {
                              {"file_name": "src/Api.java", "code_health": 6.5, "revisions": 80},
                              {"file_name": "src/Util.java", "code_health": 9.4, "revisions": 10}]
             }),
+            "/api/v2/projects/202/analyses/latest" if newer => json!({
+                "id": 18, "name": "legacy", "project_id": 202, "readable_analysis_time": recent,
+                "high_level_metrics": {"code_health_weighted_average_current": 6.0}
+            }),
             "/api/v2/projects/202/analyses/latest" => json!({
                 "id": 17, "name": "legacy", "project_id": 202, "readable_analysis_time": old,
                 "high_level_metrics": {"code_health_weighted_average_current": 5.5}
             }),
+            "/api/v2/projects/202/analyses/latest/technical-debt-hotspots" if newer => {
+                json!({"page": 1, "max_pages": 1, "hotspots": [{"file_name": "d.c", "code_health": 7.0}]})
+            }
             "/api/v2/projects/202/analyses/latest/technical-debt-hotspots" => match page {
                 1 => {
                     json!({"page": 1, "max_pages": 2, "hotspots": [{"file_name": "a.c", "code_health": 2.0}, {"file_name": "b.c", "code_health": 4.5}]})
@@ -62,7 +78,7 @@ fn fake_codescene(auth: &'static str) -> (u16, Arc<AtomicUsize>) {
         };
         (200, v.to_string())
     }));
-    (port, requests)
+    (port, requests, analysis)
 }
 
 fn pipeline(dir: &std::path::Path, source: &str) -> std::path::PathBuf {
@@ -146,6 +162,79 @@ fn code_health_of_each_project_becomes_facts_of_its_components() {
         .unwrap();
     assert_eq!(at, recent());
     assert!(ev.contains("project 101") && ev.contains("analysis 9001"), "{ev}");
+}
+
+/// An analysis never changes once made: while a project's latest analysis is the one its
+/// hotspots were read from, the next run asks only for the analysis (one request, not 1 +
+/// pages) and gives the same facts; a new analysis is read whole again.
+#[test]
+fn hotspots_of_an_unchanged_analysis_are_not_asked_again() {
+    let (port, requests, analysis) = fake_codescene_with_analyses("Bearer cs-token-123");
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        tmp.path(),
+        &format!("  - type: codescene\n    base_url: http://127.0.0.1:{port}/api/v2\n    token_env: ECHO_HEALTH_TEST_CS_TOKEN\n    max_analysis_age_days: 30\n"),
+    );
+    let db = tmp.path().join(".echo-health/cs.duckdb");
+    let run = || {
+        let before = requests.load(Ordering::SeqCst);
+        let out = common::bin()
+            .args(["run", p.to_str().unwrap(), "--format", "json", "--full"])
+            .env("ECHO_HEALTH_TEST_CS_TOKEN", "cs-token-123")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stats = summary["sources"].as_array().unwrap().iter().find(|s| s["name"] == "codescene").map(|s| s["stats"].clone());
+        (requests.load(Ordering::SeqCst) - before, stats.unwrap_or(Value::Null))
+    };
+    let latest_facts = || {
+        let conn = duckdb::Connection::open(&db).unwrap();
+        let mut st = conn
+            .prepare(
+                "select entity_ref, fact, coalesce(value_num::varchar, value_bool::varchar, value_text) from facts \
+                 where run_id = (select max(run_id) from facts) and fact not in ('codescene.analysis_age_days') order by 1, 2",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    };
+    let (first, stats) = run();
+    assert_eq!(first, 6, "latest + pages: 101 (1 page), 202 (2 pages), 303 (404)");
+    assert_eq!((stats["hotspots_read"].as_u64(), stats["hotspots_unchanged"].as_u64()), (Some(2), Some(0)), "{stats}");
+    let facts_then = latest_facts();
+    assert!(facts_then.iter().any(|f| f.0.ends_with("/legacy") && f.1 == "codescene.hotspots" && f.2.as_deref() == Some("3.0")));
+
+    // nothing new: one request per project, the same facts, evidence saying when they were read
+    let (second, stats) = run();
+    assert_eq!(second, 3, "only the latest analysis of each project");
+    assert_eq!((stats["hotspots_read"].as_u64(), stats["hotspots_unchanged"].as_u64()), (Some(0), Some(2)), "{stats}");
+    assert_eq!(latest_facts(), facts_then);
+    let conn = duckdb::Connection::open(&db).unwrap();
+    let ev: String = conn
+        .query_row(
+            "select evidence from facts where entity_ref = 'component:default/legacy' and fact = 'codescene.hotspots' order by run_id desc limit 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ev.contains("3 hotspots from 2 page(s), read at") && ev.contains("has not changed"), "{ev}");
+    drop(conn);
+
+    // project 202 has a new analysis: its hotspots are read again (101's still are not)
+    analysis.store(1, Ordering::SeqCst);
+    let (third, stats) = run();
+    assert_eq!(third, 4, "three latest analyses and 202's one hotspot page");
+    assert_eq!((stats["hotspots_read"].as_u64(), stats["hotspots_unchanged"].as_u64()), (Some(1), Some(1)), "{stats}");
+    let now = latest_facts();
+    let get = |e: &str, f: &str| now.iter().find(|x| x.0 == format!("component:default/{e}") && x.1 == f).and_then(|x| x.2.clone());
+    assert_eq!(get("legacy", "codescene.hotspots").as_deref(), Some("1.0"));
+    assert_eq!(get("legacy", "codescene.red_hotspots").as_deref(), Some("0.0"));
+    assert_eq!(get("legacy", "codescene.yellow_hotspots").as_deref(), Some("1.0"));
+    assert_eq!(get("legacy", "codescene.worst_performer_file").as_deref(), Some("d.c"));
+    assert_eq!(get("payments", "codescene.hotspots").as_deref(), Some("3.0"));
 }
 
 #[test]

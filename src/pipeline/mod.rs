@@ -249,20 +249,26 @@ async fn collect_facts(
             }
             FactSource::CodeScene(cfg) => {
                 let components = components.clone();
-                set.spawn(async move { (i, crate::sources::codescene::collect(&cfg, &components, started).await) });
+                let cache = earlier_cache(store, &cfg.name);
+                set.spawn(async move { (i, crate::sources::codescene::collect(&cfg, &components, cache, started).await) });
             }
             FactSource::GitHub(cfg) => {
                 let components = components.clone();
-                // what earlier runs kept (snapshots, watermarks, ETags); none after a read error
-                let cache = store.source_cache(&cfg.name).unwrap_or_else(|e| {
-                    tracing::warn!(source = cfg.name, "cannot read the source cache, reading everything: {e:#}");
-                    Vec::new()
-                });
+                let cache = earlier_cache(store, &cfg.name);
                 set.spawn(async move { (i, crate::sources::github::collect(&cfg, &components, cache, started).await) });
             }
         }
     }
     join_sources(set, t0).await
+}
+
+/// What earlier runs kept for a source (GitHub snapshots, watermarks and ETags; CodeScene
+/// hotspot summaries); none after a read error, so the source reads everything.
+fn earlier_cache(store: &Store, source: &str) -> Vec<crate::sources::CacheEntry> {
+    store.source_cache(source).unwrap_or_else(|e| {
+        tracing::warn!(source, "cannot read the source cache, reading everything: {e:#}");
+        Vec::new()
+    })
 }
 
 /// The outputs of the sources spawned on `set`, in the pipeline's order, each with the wall

@@ -160,25 +160,28 @@ fn earlier_caches(p: &Pipeline) -> BTreeMap<String, Vec<CacheEntry>> {
         }
     };
     for src in &p.facts {
-        if let FactSource::GitHub(cfg) = src {
-            let rows = conn.prepare(crate::store::sql::SOURCE_CACHE).and_then(|mut st| {
-                st.query_map(params![cfg.name], |r| {
-                    let us: i64 = r.get(3)?;
-                    Ok(CacheEntry {
-                        key: r.get(0)?,
-                        etag: r.get(1)?,
-                        body: r.get(2)?,
-                        fetched_at: DateTime::from_timestamp_micros(us).unwrap_or_default(),
-                    })
+        let name = match src {
+            FactSource::GitHub(cfg) => &cfg.name,
+            FactSource::CodeScene(cfg) => &cfg.name,
+            _ => continue,
+        };
+        let rows = conn.prepare(crate::store::sql::SOURCE_CACHE).and_then(|mut st| {
+            st.query_map(params![name], |r| {
+                let us: i64 = r.get(3)?;
+                Ok(CacheEntry {
+                    key: r.get(0)?,
+                    etag: r.get(1)?,
+                    body: r.get(2)?,
+                    fetched_at: DateTime::from_timestamp_micros(us).unwrap_or_default(),
                 })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            });
-            match rows {
-                Ok(r) => {
-                    out.insert(cfg.name.clone(), r);
-                }
-                Err(e) => tracing::warn!(source = cfg.name, "cannot read the source cache (reading everything): {e}"),
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        });
+        match rows {
+            Ok(r) => {
+                out.insert(name.clone(), r);
             }
+            Err(e) => tracing::warn!(source = name, "cannot read the source cache (reading everything): {e}"),
         }
     }
     out
@@ -222,7 +225,8 @@ pub async fn collect_shard(p: &Pipeline, shard: Shard, out_dir: &Path) -> Result
             }
             FactSource::CodeScene(cfg) => {
                 let mine = mine.clone();
-                set.spawn(async move { (i, crate::sources::codescene::collect(&cfg, &mine, started).await) });
+                let cache = caches.remove(&cfg.name).unwrap_or_default();
+                set.spawn(async move { (i, crate::sources::codescene::collect(&cfg, &mine, cache, started).await) });
             }
             FactSource::GitHub(cfg) => {
                 let (mine, others) = (mine.clone(), others.clone());

@@ -7,6 +7,10 @@
 //! - **Requests**: per project (components sharing one are read once), at most `concurrency`
 //!   at a time: `GET projects/{id}/analyses/latest`, then the pages of
 //!   `GET projects/{id}/analyses/latest/technical-debt-hotspots` (`page`, `max_pages`).
+//!   CodeScene sends no validators, but an analysis never changes once made: the hotspot
+//!   summary of a complete read is kept (`source_cache`, key `project:<id>`) with the
+//!   analysis it came from (its id and time), and while the latest analysis is still that
+//!   one, its hotspot pages are not asked again (one request per project instead of 1 + pages).
 //! - **Facts**: `codescene.hotspot_code_health`, `codescene.code_health`,
 //!   `codescene.worst_performer_code_health` (1–10, 10 best), `codescene.worst_performer_file`,
 //!   `codescene.hotspots`, `codescene.red_hotspots` (code health < 4),
@@ -25,7 +29,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::prometheus::Component;
-use super::{Fact, FactValue, SourceError, SourceErrorKind, SourceOutput};
+use super::{CacheEntry, Fact, FactValue, SourceError, SourceErrorKind, SourceOutput};
 
 pub const PROJECT_ANNOTATION: &str = "codescene.io/project-id";
 /// Hotspot pages read per project at most (a guard against a server that never ends).
@@ -102,6 +106,91 @@ struct ProjectResult {
     at: Option<DateTime<Utc>>,
     evidence: String,
     errors: Vec<(SourceErrorKind, String)>,
+    /// the hotspot summary to keep for the next run, when it was read whole from an
+    /// analysis that names itself
+    keep: Option<Kept>,
+    /// the hotspots came from the kept summary (no hotspot page asked)
+    reused: bool,
+}
+
+/// What a complete read of an analysis's hotspots gave (kept between runs).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Hotspots {
+    count: u64,
+    /// counts by code health; absent when a hotspot had no readable health
+    red: Option<u64>,
+    yellow: Option<u64>,
+    worst_file: Option<String>,
+    pages: u64,
+}
+
+/// A project's kept hotspot summary and the analysis it was read from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Kept {
+    /// the analysis's id and time (`9001@2026-12-01T06:00:00Z`)
+    analysis: String,
+    read_at: DateTime<Utc>,
+    hotspots: Hotspots,
+}
+
+/// An analysis names itself by its id and time; without an id it cannot be recognised again.
+fn analysis_key(a: &Value, at: Option<DateTime<Utc>>) -> Option<String> {
+    let id = match a.get("id")? {
+        Value::String(s) if !s.is_empty() => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(format!("{id}@{}", at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()))
+}
+
+fn cache_key(project: &str) -> String {
+    format!("project:{project}")
+}
+
+/// Every page of the latest analysis's hotspots, summarised; None (with the error recorded)
+/// when a page could not be read.
+async fn read_hotspots(http: &reqwest::Client, base: &str, id: &str, errors: &mut Vec<(SourceErrorKind, String)>) -> Option<Hotspots> {
+    let mut hotspots: Vec<(Option<String>, Option<f64>)> = Vec::new();
+    let mut page = 1u64;
+    loop {
+        let url = format!("{base}/projects/{id}/analyses/latest/technical-debt-hotspots?page={page}");
+        let v = match get(http, &url).await {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push((e.0, format!("hotspots page {page}: {}", e.1)));
+                return None;
+            }
+        };
+        for h in v.get("hotspots").and_then(Value::as_array).into_iter().flatten() {
+            hotspots.push((
+                text(h, &["file_name", "name", "path", "file"]).map(str::to_owned),
+                num(h, &["code_health", "code_health_score", "score"]),
+            ));
+        }
+        let max = v.get("max_pages").and_then(Value::as_u64).unwrap_or(page);
+        if page >= max {
+            break;
+        }
+        if page >= MAX_PAGES {
+            errors.push((SourceErrorKind::QueryFailed, format!("hotspots: more than {MAX_PAGES} pages ({max}), none counted")));
+            return None;
+        }
+        page += 1;
+    }
+    let known: Vec<f64> = hotspots.iter().filter_map(|h| h.1).collect();
+    let whole = known.len() == hotspots.len();
+    let worst_file = hotspots
+        .iter()
+        .filter(|h| h.1.is_some())
+        .min_by(|a, b| a.1.unwrap_or(10.0).total_cmp(&b.1.unwrap_or(10.0)))
+        .and_then(|h| h.0.clone());
+    Some(Hotspots {
+        count: hotspots.len() as u64,
+        red: whole.then(|| known.iter().filter(|s| **s < 4.0).count() as u64),
+        yellow: whole.then(|| known.iter().filter(|s| **s >= 4.0 && **s < 9.0).count() as u64),
+        worst_file,
+        pages: page,
+    })
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> Result<Value, (SourceErrorKind, String)> {
@@ -124,9 +213,9 @@ async fn get(http: &reqwest::Client, url: &str) -> Result<Value, (SourceErrorKin
     serde_json::from_str(&body).map_err(|e| (SourceErrorKind::QueryFailed, format!("HTTP {status}: the answer is not JSON: {e}")))
 }
 
-async fn project(cfg: &Config, http: &reqwest::Client, id: &str, now: DateTime<Utc>) -> ProjectResult {
+async fn project(cfg: &Config, http: &reqwest::Client, id: &str, kept: Option<&Kept>, now: DateTime<Utc>) -> ProjectResult {
     let base = cfg.base_url.trim_end_matches('/');
-    let mut out = ProjectResult { facts: Vec::new(), at: None, evidence: String::new(), errors: Vec::new() };
+    let mut out = ProjectResult { facts: Vec::new(), at: None, evidence: String::new(), errors: Vec::new(), keep: None, reused: false };
     let latest = format!("{base}/projects/{id}/analyses/latest");
     let a = match get(http, &latest).await {
         Ok(a) => a,
@@ -154,59 +243,49 @@ async fn project(cfg: &Config, http: &reqwest::Client, id: &str, now: DateTime<U
         }
         None => out.errors.push((SourceErrorKind::Warning, "the analysis has no readable time: its age is unknown".into())),
     }
-    // hotspots, every page
-    let mut hotspots: Vec<(Option<String>, Option<f64>)> = Vec::new();
-    let mut page = 1u64;
-    let complete = loop {
-        let url = format!("{base}/projects/{id}/analyses/latest/technical-debt-hotspots?page={page}");
-        let v = match get(http, &url).await {
-            Ok(v) => v,
-            Err(e) => {
-                out.errors.push((e.0, format!("hotspots page {page}: {}", e.1)));
-                break false;
+    // hotspots: kept from an earlier run while the latest analysis is the one they came
+    // from, else every page
+    let analysis = analysis_key(&a, out.at);
+    let (hotspots, read) = match kept.filter(|k| analysis.as_deref() == Some(k.analysis.as_str())) {
+        Some(k) => {
+            out.reused = true;
+            (Some(k.hotspots.clone()), format!("read at {} (the analysis has not changed since)", k.read_at.format("%Y-%m-%dT%H:%M:%SZ")))
+        }
+        None => {
+            let h = read_hotspots(http, base, id, &mut out.errors).await;
+            if let (Some(h), Some(analysis)) = (&h, &analysis) {
+                out.keep = Some(Kept { analysis: analysis.clone(), read_at: now, hotspots: h.clone() });
             }
-        };
-        for h in v.get("hotspots").and_then(Value::as_array).into_iter().flatten() {
-            hotspots.push((
-                text(h, &["file_name", "name", "path", "file"]).map(str::to_owned),
-                num(h, &["code_health", "code_health_score", "score"]),
-            ));
+            (h, "read now".to_owned())
         }
-        let max = v.get("max_pages").and_then(Value::as_u64).unwrap_or(page);
-        if page >= max || page >= MAX_PAGES {
-            break page >= max;
-        }
-        page += 1;
     };
-    if complete {
-        let known: Vec<f64> = hotspots.iter().filter_map(|h| h.1).collect();
-        out.facts.push(("codescene.hotspots".into(), FactValue::Number(hotspots.len() as f64)));
-        if known.len() == hotspots.len() {
-            out.facts.push(("codescene.red_hotspots".into(), FactValue::Number(known.iter().filter(|s| **s < 4.0).count() as f64)));
-            out.facts.push((
-                "codescene.yellow_hotspots".into(),
-                FactValue::Number(known.iter().filter(|s| **s >= 4.0 && **s < 9.0).count() as f64),
-            ));
+    if let Some(h) = &hotspots {
+        out.facts.push(("codescene.hotspots".into(), FactValue::Number(h.count as f64)));
+        if let (Some(red), Some(yellow)) = (h.red, h.yellow) {
+            out.facts.push(("codescene.red_hotspots".into(), FactValue::Number(red as f64)));
+            out.facts.push(("codescene.yellow_hotspots".into(), FactValue::Number(yellow as f64)));
         }
-        if let Some((Some(file), _)) =
-            hotspots.iter().filter(|h| h.1.is_some()).min_by(|a, b| a.1.unwrap_or(10.0).total_cmp(&b.1.unwrap_or(10.0)))
-        {
+        if let Some(file) = &h.worst_file {
             out.facts.push(("codescene.worst_performer_file".into(), FactValue::Text(file.clone())));
         }
     }
     out.evidence = format!(
-        "CodeScene project {id} ({}), analysis {} of {}; {} hotspots read from {} page(s)",
+        "CodeScene project {id} ({}), analysis {} of {}; {}",
         cfg.base_url,
         a.get("id").map(|v| v.to_string().trim_matches('"').to_owned()).unwrap_or_else(|| "?".into()),
         out.at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into()),
-        hotspots.len(),
-        page
+        match &hotspots {
+            Some(h) => format!("{} hotspots from {} page(s), {read}", h.count, h.pages),
+            None => "hotspots not read whole".to_owned(),
+        }
     );
     out
 }
 
 /// Reads every annotated component's project (once per project).
-pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>) -> SourceOutput {
+/// `cache`: what earlier runs kept (hotspot summaries by project); unreadable rows are
+/// ignored (the project is read whole).
+pub async fn collect(cfg: &Config, components: &[Component], cache: Vec<CacheEntry>, now: DateTime<Utc>) -> SourceOutput {
     let mut out = SourceOutput { name: cfg.name.clone(), required: cfg.required, ..Default::default() };
     super::prometheus::install_tls();
     use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
@@ -264,13 +343,16 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
             projects.entry(id.to_owned()).or_default().push(c);
         }
     }
+    let mut kept: BTreeMap<String, Kept> =
+        cache.into_iter().filter_map(|c| Some((c.key.clone(), serde_json::from_str::<Kept>(&c.body).ok()?))).collect();
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for id in projects.keys() {
         let (cfg, http, sem, id) = (cfg.clone(), http.clone(), sem.clone(), id.clone());
+        let k = kept.remove(&cache_key(&id));
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let r = project(&cfg, &http, &id, now).await;
+            let r = project(&cfg, &http, &id, k.as_ref(), now).await;
             (id, r)
         });
     }
@@ -281,7 +363,18 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
         }
     }
     let mut reached = false;
+    let (mut reused, mut read) = (0u64, 0u64);
     for (id, r) in results {
+        if r.reused {
+            reused += 1;
+        } else if r.keep.is_some() {
+            read += 1;
+        }
+        if let Some(k) = &r.keep {
+            if let Ok(body) = serde_json::to_string(k) {
+                out.cache.push(CacheEntry { key: cache_key(&id), etag: None, body, fetched_at: now });
+            }
+        }
         let location = format!("{} project {id}", cfg.base_url);
         let comps = &projects[&id];
         for (kind, msg) in &r.errors {
@@ -306,5 +399,8 @@ pub async fn collect(cfg: &Config, components: &[Component], now: DateTime<Utc>)
     if !reached && !projects.is_empty() {
         out.unavailable = true;
     }
+    out.stats.insert("projects".into(), (projects.len() as u64).into());
+    out.stats.insert("hotspots_read".into(), read.into());
+    out.stats.insert("hotspots_unchanged".into(), reused.into());
     out
 }
