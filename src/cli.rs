@@ -374,7 +374,7 @@ pub fn run() -> Result<ExitCode> {
                     Ok(ExitCode::from(2))
                 }
             },
-            (None, None) => schedule(&pipelines, once, Zone::Fixed(chrono::FixedOffset::east_opt(0).expect("UTC is an offset"))),
+            (None, None) => schedule(&pipelines, once, Zone::Named(chrono_tz::UTC)),
         },
         Command::Prune { pipeline, dry_run, today } => {
             let p = match config::load(&pipeline) {
