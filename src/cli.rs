@@ -1267,17 +1267,11 @@ enum Zone {
 }
 
 impl Zone {
-    /// The first slot of `cron` after `from` (or at it, with `inclusive`), with the zone's
-    /// offset at that slot.
-    fn next(
-        &self,
-        cron: &croner::Cron,
-        from: chrono::DateTime<chrono::FixedOffset>,
-        inclusive: bool,
-    ) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    /// The first slot of `cron` after `from`, with the zone's offset at that slot.
+    fn next(&self, cron: &croner::Cron, from: chrono::DateTime<chrono::FixedOffset>) -> Option<chrono::DateTime<chrono::FixedOffset>> {
         match self {
-            Zone::Fixed(o) => cron.find_next_occurrence(&from.with_timezone(o), inclusive).ok().map(|d| d.fixed_offset()),
-            Zone::Named(tz) => cron.find_next_occurrence(&from.with_timezone(tz), inclusive).ok().map(|d| d.fixed_offset()),
+            Zone::Fixed(o) => cron.find_next_occurrence(&from.with_timezone(o), false).ok().map(|d| d.fixed_offset()),
+            Zone::Named(tz) => cron.find_next_occurrence(&from.with_timezone(tz), false).ok().map(|d| d.fixed_offset()),
         }
     }
 }
@@ -1351,8 +1345,7 @@ fn schedule(paths: &[PathBuf], once: bool, default_zone: Zone) -> Result<ExitCod
         } else {
             now
         };
-        let next =
-            zone.next(&cron, from, false).ok_or_else(|| anyhow::anyhow!("{}: schedule {expr:?} has no next slot", path.display()))?;
+        let next = zone.next(&cron, from).ok_or_else(|| anyhow::anyhow!("{}: schedule {expr:?} has no next slot", path.display()))?;
         jobs.push(Job { path: path.clone(), name: p.name.clone(), database: p.database.clone(), cron, zone, next });
     }
     if once {
@@ -1393,10 +1386,10 @@ fn schedule(paths: &[PathBuf], once: bool, default_zone: Zone) -> Result<ExitCod
         let j = &mut jobs[i];
         let mut skipped = 0;
         let never = after + chrono::Duration::days(3650);
-        let mut next = j.zone.next(&j.cron, j.next, false).unwrap_or(never);
+        let mut next = j.zone.next(&j.cron, j.next).unwrap_or(never);
         while next <= after {
             skipped += 1;
-            next = j.zone.next(&j.cron, next, false).unwrap_or(never);
+            next = j.zone.next(&j.cron, next).unwrap_or(never);
         }
         if skipped > 0 {
             log_line(&format!("skipped {skipped} slot(s) of {}: its run was still going", j.name));
